@@ -1,0 +1,97 @@
+"""Saving the current frame into the training folder: DATA_DIR/<class>/<timestamp>.jpg.
+
+The file is written under a temporary hidden name in the same folder and then linked to its final
+name, which fails instead of overwriting when the name exists; the next free suffix is tried. Class
+names that are not safe folder names on every OS are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from seefood.images import classify_path
+
+JPEG_QUALITY = 95
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,99}$")
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+MAX_SUFFIX = 10000
+
+
+class CaptureError(ValueError):
+    """A capture that cannot be saved; the message says why and what to do."""
+
+
+def check_class_name(name: str) -> str:
+    """Return ``name`` if it is a safe folder name on Windows, macOS and Linux, else raise CaptureError."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or name.endswith((".", " ")):
+        raise CaptureError(
+            f"class name {name!r} is not a safe folder name: use letters, digits, space, '_', '-', '.' or '+', "
+            "start with a letter or digit, and end with neither '.' nor a space"
+        )
+    if name.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
+        raise CaptureError(f"class name {name!r} is a reserved device name on Windows; rename the class")
+    return name
+
+
+def count_images(folder: Path) -> int:
+    """Photos directly inside ``folder`` (0 when it does not exist)."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.iterdir() if p.is_file() and classify_path(p) == "image")
+
+
+def class_counts(data_dir: Path, classes: list[str]) -> dict[str, int]:
+    return {name: count_images(data_dir / name) for name in classes}
+
+
+def _timestamp(now: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if now is None else now)
+    return moment.strftime("%Y%m%d-%H%M%S-") + f"{moment.microsecond // 1000:03d}"
+
+
+def save_capture(rgb: np.ndarray, data_dir: Path | str, class_name: str, now: float | None = None) -> Path:
+    """Write ``rgb`` as DATA_DIR/<class_name>/<timestamp>[-N].jpg without overwriting; return the path."""
+    check_class_name(class_name)
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise CaptureError(f"{data_dir}: the training folder does not exist; choose it again")
+    folder = data_dir / class_name
+    folder.mkdir(exist_ok=True)
+    stem = _timestamp(now)
+    temp = folder / f".{stem}.{os.getpid()}.tmp.jpg"
+    try:
+        Image.fromarray(np.ascontiguousarray(rgb)).save(temp, format="JPEG", quality=JPEG_QUALITY)
+        for suffix in range(MAX_SUFFIX):
+            final = folder / (f"{stem}.jpg" if suffix == 0 else f"{stem}-{suffix}.jpg")
+            if _place_without_overwrite(temp, final):
+                return final
+        raise CaptureError(f"{folder}: too many captures named {stem}*.jpg")
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _place_without_overwrite(temp: Path, final: Path) -> bool:
+    """Give ``temp`` the name ``final`` unless that name exists; False when it does."""
+    try:
+        os.link(temp, final)  # atomic, and refuses an existing name
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links
+        if final.exists():
+            return False
+        if os.name == "nt":
+            try:
+                os.rename(temp, final)  # Windows rename refuses an existing name
+            except FileExistsError:
+                return False
+            return True
+        os.rename(temp, final)
+        return True

@@ -1,0 +1,295 @@
+"""The small widgets around the preview: verdict, threshold, rates, model facts, capture, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider,
+    QSpinBox, QVBoxLayout, QWidget,
+)
+
+from seefood.bundle import Manifest
+from desktop.worker import DEFAULT_SMOOTHING, MAX_SMOOTHING, Verdict
+
+TOP_K = 5
+SLIDER_STEPS = 100  # the threshold slider moves in steps of 0.01
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """Binary: the positive class or "not <positive>"; multi-class: the class, or "unknown"."""
+    if verdict.task == "binary":
+        return verdict.positive_class if verdict.is_positive else f"not {verdict.positive_class}"
+    return verdict.label
+
+
+def tradeoff_at(curve: list[dict], threshold: float) -> dict | None:
+    """The validation-curve point nearest to ``threshold`` ({threshold, precision, recall}), or None."""
+    points = [p for p in curve if isinstance(p, dict) and "threshold" in p]
+    if not points:
+        return None
+    return min(points, key=lambda p: abs(float(p["threshold"]) - threshold))
+
+
+def _bar(maximum: int = 1000) -> QProgressBar:
+    bar = QProgressBar()
+    bar.setRange(0, maximum)
+    bar.setTextVisible(True)
+    return bar
+
+
+class VerdictPanel(QGroupBox):
+    """The decision in large type, its confidence, and the top classes for multi-class models."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Verdict", parent)
+        self.label = QLabel("—")
+        font = self.label.font()
+        font.setPointSize(30)
+        font.setBold(True)
+        self.label.setFont(font)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setMinimumHeight(60)
+        self.confidence = _bar()
+        self._rows: list[tuple[QLabel, QProgressBar]] = []
+        self._top = QGridLayout()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.confidence)
+        layout.addLayout(self._top)
+
+    def set_model(self, manifest: Manifest) -> None:
+        """Show one bar per top class for multi-class models, none for binary ones."""
+        for name_label, bar in self._rows:
+            name_label.deleteLater()
+            bar.deleteLater()
+        self._rows = []
+        if manifest.task == "multiclass":
+            for row in range(min(TOP_K, len(manifest.classes))):
+                name_label, bar = QLabel(""), _bar()
+                self._top.addWidget(name_label, row, 0)
+                self._top.addWidget(bar, row, 1)
+                self._rows.append((name_label, bar))
+        self.label.setText("—")
+        self.confidence.setValue(0)
+        self.confidence.setFormat("")
+
+    def show_verdict(self, verdict: Verdict) -> None:
+        self.label.setText(verdict_text(verdict))
+        positive = verdict.is_positive or (verdict.task == "multiclass" and verdict.label != "unknown")
+        self.label.setStyleSheet(f"color: {'#1b8a3a' if positive else '#8a8a8a'};")
+        what = f"{verdict.positive_class} score" if verdict.task == "binary" else "confidence"
+        self.confidence.setValue(round(verdict.confidence * 1000))
+        self.confidence.setFormat(f"{what} {verdict.confidence:.2f} (threshold {verdict.threshold:.2f})")
+        ranked = sorted(verdict.scores.items(), key=lambda item: item[1], reverse=True)
+        for (name_label, bar), (name, score) in zip(self._rows, ranked):
+            name_label.setText(name)
+            bar.setValue(round(score * 1000))
+            bar.setFormat(f"{score:.2f}")
+
+    def clear(self) -> None:
+        self.label.setText("—")
+        self.label.setStyleSheet("")
+        self.confidence.setValue(0)
+        self.confidence.setFormat("")
+
+
+class ThresholdPanel(QGroupBox):
+    """The threshold slider with the validation precision/recall there, and score smoothing."""
+
+    threshold_changed = Signal(float)
+    smoothing_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Threshold", parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setPageStep(5)
+        self.value_label = QLabel("0.50")
+        self.tradeoff_label = QLabel("")
+        self.tradeoff_label.setWordWrap(True)
+        self.smooth_check = QCheckBox("Smooth over last")
+        self.smooth_check.setChecked(True)
+        self.smooth_frames = QSpinBox()
+        self.smooth_frames.setRange(2, MAX_SMOOTHING)
+        self.smooth_frames.setValue(DEFAULT_SMOOTHING)
+        self.smooth_frames.setSuffix(" frames")
+        self._curve: list[dict] = []
+
+        row = QHBoxLayout()
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.value_label)
+        smoothing = QHBoxLayout()
+        smoothing.addWidget(self.smooth_check)
+        smoothing.addWidget(self.smooth_frames)
+        smoothing.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.tradeoff_label)
+        layout.addLayout(smoothing)
+
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.smooth_check.toggled.connect(self._smoothing_edited)
+        self.smooth_frames.valueChanged.connect(self._smoothing_edited)
+
+    @property
+    def threshold(self) -> float:
+        return self.slider.value() / SLIDER_STEPS
+
+    @property
+    def smoothing(self) -> int:
+        return self.smooth_frames.value() if self.smooth_check.isChecked() else 1
+
+    def set_model(self, manifest: Manifest, threshold: float) -> None:
+        """Show ``threshold`` for this model without emitting threshold_changed."""
+        self._curve = manifest.validation_curve
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(threshold * SLIDER_STEPS))
+        self.slider.blockSignals(False)
+        self._show_value()
+
+    def set_threshold(self, threshold: float) -> None:
+        """Move the slider as a user would (emits threshold_changed)."""
+        self.slider.setValue(round(threshold * SLIDER_STEPS))
+
+    def _show_value(self) -> None:
+        value = self.threshold
+        self.value_label.setText(f"{value:.2f}")
+        point = tradeoff_at(self._curve, value)
+        if point is None:
+            self.tradeoff_label.setText("no validation curve in this bundle")
+        else:
+            self.tradeoff_label.setText(
+                f"validation at {float(point['threshold']):.2f}: precision {float(point['precision']):.2f}, "
+                f"recall {float(point['recall']):.2f}"
+            )
+
+    @Slot(int)
+    def _slider_moved(self, _value: int) -> None:
+        self._show_value()
+        self.threshold_changed.emit(self.threshold)
+
+    @Slot()
+    def _smoothing_edited(self) -> None:
+        self.smooth_frames.setEnabled(self.smooth_check.isChecked())
+        self.smoothing_changed.emit(self.smoothing)
+
+
+class RatesPanel(QLabel):
+    """One line: display FPS, inference milliseconds, frames dropped."""
+
+    def show_rates(self, display_fps: float, inference_ms: float | None, dropped: int) -> None:
+        ms = "—" if inference_ms is None else f"{inference_ms:.1f} ms"
+        self.setText(f"display {display_fps:.1f} FPS · inference {ms} · dropped {dropped}")
+
+
+class ModelPanel(QGroupBox):
+    """Name, quantization, labels and folder of the running model."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Model", parent)
+        self.text = QLabel("no model loaded: File → Open model bundle…")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        QVBoxLayout(self).addWidget(self.text)
+
+    def show_model(self, manifest: Manifest, bundle_dir: Path, interpreter: str) -> None:
+        self.text.setText(
+            f"<b>{manifest.name}</b> ({manifest.task}, {manifest.quantization}, {interpreter})<br>"
+            f"labels: {', '.join(manifest.classes)}<br><small>{bundle_dir}</small>"
+        )
+
+
+class CapturePanel(QGroupBox):
+    """Choose the training folder once; one button (and number key) per class saves the frame."""
+
+    choose_folder_requested = Signal()
+    capture_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Capture to training folder", parent)
+        self.folder_label = QLabel("no folder chosen")
+        self.folder_label.setWordWrap(True)
+        choose = QPushButton("Choose folder…")
+        choose.clicked.connect(self.choose_folder_requested)
+        top = QHBoxLayout()
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(choose)
+        self._buttons_layout = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        self._counts: dict[str, int] = {}
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(self._buttons_layout)
+
+    def set_classes(self, classes: list[str]) -> None:
+        for button in self.buttons.values():
+            button.deleteLater()
+        self.buttons = {}
+        for number, name in enumerate(classes, start=1):
+            button = QPushButton()
+            button.clicked.connect(lambda _checked=False, n=name: self.capture_requested.emit(n))
+            self._buttons_layout.addWidget(button)
+            self.buttons[name] = button
+            button.setProperty("key", number)
+        self._refresh()
+
+    def set_folder(self, folder: Path | None, counts: dict[str, int]) -> None:
+        self.folder_label.setText(str(folder) if folder else "no folder chosen")
+        self._counts = dict(counts)
+        self._refresh()
+
+    def set_count(self, name: str, count: int) -> None:
+        self._counts[name] = count
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for name, button in self.buttons.items():
+            key = button.property("key")
+            count = self._counts.get(name)
+            shown = f" ({count})" if count is not None else ""
+            button.setText(f"{key}: {name}{shown}" if key and key <= 9 else f"{name}{shown}")
+
+
+class MessageBanner(QFrame):
+    """A message across the top of the window with optional action buttons; hidden when empty."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        self._actions = QHBoxLayout()
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addLayout(self._actions)
+        self.hide()
+
+    def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] = (), error: bool = True) -> None:
+        self._clear_actions()
+        background, foreground = ("#fde2e1", "#611a15") if error else ("#e5f1fb", "#0b3d62")
+        self.setStyleSheet(f"#messageBanner {{ background: {background}; }} "
+                           f"#messageBanner QLabel {{ color: {foreground}; }}")
+        self.text.setText(text)
+        for label, callback in actions:
+            button = QPushButton(label)
+            button.clicked.connect(callback)
+            self._actions.addWidget(button)
+        close = QPushButton("Dismiss")
+        close.clicked.connect(self.clear)
+        self._actions.addWidget(close)
+        self.show()
+
+    @Slot()
+    def clear(self) -> None:
+        self._clear_actions()
+        self.text.setText("")
+        self.hide()
+
+    def _clear_actions(self) -> None:
+        while self._actions.count():
+            widget = self._actions.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()

@@ -1,0 +1,488 @@
+"""The main window: composes the panels and wires the capture thread and the classifier thread.
+
+The window never reads a camera or runs a model: ``FrameSource`` and ``ClassifierWorker`` live on
+their own QThreads and talk to it through signals. Frames reach the window through a one-frame
+mailbox (the newest wins); the window shows each one and submits it to the worker, whose own
+mailbox drops frames that arrive while an inference runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
+
+from seefood.bundle import MANIFEST_NAME
+from desktop.capture import CaptureError, class_counts, count_images, save_capture
+from desktop.frames import Frame
+from desktop.panels import CapturePanel, MessageBanner, ModelPanel, RatesPanel, ThresholdPanel, VerdictPanel
+from desktop.preview import PreviewWidget
+from desktop.sources import VIDEO_SUFFIXES, FrameSource, SourceSpec
+from desktop.stats import RunStats, measured_fps
+from desktop.worker import ClassifierWorker, LoadedModel, Verdict
+
+THREAD_STOP_TIMEOUT_MS = 3000
+RELOAD_DEBOUNCE_MS = 1000  # an export writes several files: reload once they have settled
+RATES_INTERVAL_MS = 500
+PROBE_CAMERAS = 6
+RESOLUTIONS = [None, (640, 480), (1280, 720), (1920, 1080)]
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp)"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"
+
+
+class MainWindow(QMainWindow):
+    """SeeFood live classification window; see the module docstring."""
+
+    _open_source = Signal(object)
+    _pause_source = Signal(bool)
+    _probe_cameras = Signal(int)
+    _stop_source = Signal()
+    _load_bundle = Signal(str)
+    _set_threshold = Signal(float)
+    _set_smoothing = Signal(int)
+    _stop_worker = Signal()
+
+    def __init__(self, settings: QSettings, num_threads: int | None = None, started_at: float | None = None):
+        super().__init__()
+        self.settings = settings
+        self.stats = RunStats(started_at)
+        self.model: LoadedModel | None = None
+        self.data_dir: Path | None = None
+        self.source_spec: SourceSpec | None = None
+        self.paused = False
+        self.last_verdict: Verdict | None = None
+        self._last_ms: float | None = None
+        self._rates_mark = (0, 0.0)
+        self._shut_down = False
+        self._capture_keys: list[QShortcut] = []
+        self._resolution: tuple[int, int] | None = None
+
+        self.setWindowTitle("SeeFood")
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_menus()
+        self._start_threads(num_threads)
+
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(self._bundle_changed)
+        self._watcher.fileChanged.connect(self._bundle_changed)
+        self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DEBOUNCE_MS)
+        self._reload_timer.timeout.connect(self._reload_bundle)
+        self._rates_timer = QTimer(self, interval=RATES_INTERVAL_MS)
+        self._rates_timer.timeout.connect(self._show_rates)
+        self._rates_timer.start()
+
+    # -- construction ----------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.banner = MessageBanner()
+        self.preview = PreviewWidget()
+        self.verdict_panel = VerdictPanel()
+        self.threshold_panel = ThresholdPanel()
+        self.rates = RatesPanel("display — FPS · inference — · dropped 0")
+        self.model_panel = ModelPanel()
+        self.capture_panel = CapturePanel()
+
+        side = QVBoxLayout()
+        side.addWidget(self.verdict_panel)
+        side.addWidget(self.threshold_panel)
+        side.addWidget(self.capture_panel)
+        side.addWidget(self.model_panel)
+        side.addStretch(1)
+        side.addWidget(self.rates)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(380)
+        body = QHBoxLayout()
+        body.addWidget(self.preview, 1)
+        body.addWidget(side_widget)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addLayout(body, 1)
+        self.setCentralWidget(central)
+        self.resize(1100, 640)
+
+        self.threshold_panel.threshold_changed.connect(self._threshold_moved)
+        self.threshold_panel.smoothing_changed.connect(self._set_smoothing)
+        self.capture_panel.choose_folder_requested.connect(self.choose_data_dir)
+        self.capture_panel.capture_requested.connect(self.capture)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Open model bundle…", self.choose_bundle, "Ctrl+M")
+        self._action(file_menu, "Open image…", self.choose_image, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open folder of images…", self.choose_folder)
+        self._action(file_menu, "Open video…", self.choose_video)
+        file_menu.addSeparator()
+        self._action(file_menu, "Save snapshot…", self.choose_snapshot, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Choose training folder…", self.choose_data_dir)
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        source_menu = self.menuBar().addMenu("&Source")
+        self.pause_action = self._action(source_menu, "Pause", self.toggle_pause, "Space")
+        self.pause_action.setCheckable(True)
+        self._action(source_menu, "Retry source", self.retry_source, "Ctrl+R")
+        self.camera_menu = source_menu.addMenu("Camera")
+        self._fill_camera_menu([(0, "camera 0")])
+        resolution_menu = source_menu.addMenu("Camera resolution")
+        group = QActionGroup(self)
+        for resolution in RESOLUTIONS:
+            text = "camera default" if resolution is None else f"{resolution[0]} × {resolution[1]}"
+            action = QAction(text, self, checkable=True, checked=resolution is None)
+            action.triggered.connect(lambda _c=False, r=resolution: self.set_resolution(r))
+            group.addAction(action)
+            resolution_menu.addAction(action)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _fill_camera_menu(self, cameras: list[tuple[int, str]]) -> None:
+        self.camera_menu.clear()
+        for index, description in cameras:
+            self._action(self.camera_menu, description, lambda i=index: self.open_camera(i))
+        self.camera_menu.addSeparator()
+        self._action(self.camera_menu, "Find cameras", lambda: self._probe_cameras.emit(PROBE_CAMERAS))
+
+    def _start_threads(self, num_threads: int | None) -> None:
+        self.source_thread = QThread(self)
+        self.source_thread.setObjectName("seefood-capture")
+        self.source = FrameSource()
+        self.source.moveToThread(self.source_thread)
+        self._open_source.connect(self.source.open_source)
+        self._pause_source.connect(self.source.set_paused)
+        self._probe_cameras.connect(self.source.probe_cameras)
+        self._stop_source.connect(self.source.shutdown)
+        self.source.frame_ready.connect(self._show_frame)
+        self.source.opened.connect(self._source_opened)
+        self.source.failed.connect(self._source_failed)
+        self.source.cameras_found.connect(self._cameras_found)
+
+        self.worker_thread = QThread(self)
+        self.worker_thread.setObjectName("seefood-classifier")
+        self.worker = ClassifierWorker(num_threads=num_threads, smoothing=self.threshold_panel.smoothing)
+        self.worker.moveToThread(self.worker_thread)
+        self._load_bundle.connect(self.worker.load_bundle)
+        self._set_threshold.connect(self.worker.set_threshold)
+        self._set_smoothing.connect(self.worker.set_smoothing)
+        self._stop_worker.connect(self.worker.shutdown)
+        self.worker.results.connect(self._show_verdict)
+        self.worker.error.connect(self._worker_error)
+        self.worker.model_loaded.connect(self._model_loaded)
+
+        self.source_thread.start()
+        self.worker_thread.start()
+
+    # -- public actions --------------------------------------------------------------------------
+
+    def open_bundle(self, bundle_dir: Path | str) -> None:
+        """Ask the worker to load a bundle; the current model keeps running if it fails."""
+        self._load_bundle.emit(str(Path(bundle_dir).resolve()))
+
+    def open_camera(self, index: int) -> None:
+        self.open_source(SourceSpec("camera", int(index), self._resolution))
+
+    def open_path(self, path: Path | str) -> None:
+        self.open_source(SourceSpec.for_path(path))
+
+    def open_source(self, spec: SourceSpec) -> None:
+        self.source_spec = spec
+        self.banner.clear()
+        self.preview.clear(f"opening {spec.name}…")
+        self._open_source.emit(spec)
+
+    def retry_source(self) -> None:
+        if self.source_spec is not None:
+            self.open_source(self.source_spec)
+
+    def set_resolution(self, resolution: tuple[int, int] | None) -> None:
+        self._resolution = resolution
+        if self.source_spec is not None and self.source_spec.kind == "camera":
+            self.open_camera(int(self.source_spec.target))
+
+    def toggle_pause(self) -> None:
+        self.set_paused(not self.paused)
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.pause_action.setChecked(paused)
+        self.preview.set_overlay_text("PAUSED" if paused else "")
+        self._pause_source.emit(paused)
+
+    def set_data_dir(self, folder: Path | str | None) -> None:
+        self.data_dir = Path(folder) if folder else None
+        if self.data_dir is not None:
+            self.settings.setValue("data_dir", str(self.data_dir))
+        self._refresh_counts()
+
+    def capture(self, class_name: str) -> Path | None:
+        """Save the frame on screen as DATA_DIR/<class_name>/<timestamp>.jpg; returns the path."""
+        frame = self.preview.frame
+        if frame is None:
+            self.banner.show_message("Nothing to capture yet: no frame is on screen.")
+            return None
+        if self.data_dir is None:
+            self.choose_data_dir()
+            if self.data_dir is None:
+                return None
+        try:
+            path = save_capture(frame.rgb, self.data_dir, class_name)
+        except (CaptureError, OSError) as error:
+            self.banner.show_message(f"Capture not saved: {error}")
+            return None
+        self.capture_panel.set_count(class_name, count_images(path.parent))
+        self.statusBar().showMessage(f"saved {path}", 4000)
+        return path
+
+    def snapshot(self, path: Path | str) -> bool:
+        """Save the frame on screen (full resolution, no overlay) to ``path``."""
+        frame = self.preview.frame
+        if frame is None:
+            self.banner.show_message("Nothing to save yet: no frame is on screen.")
+            return False
+        from PIL import Image
+
+        try:
+            Image.fromarray(frame.rgb).save(path)
+        except (OSError, ValueError) as error:
+            self.banner.show_message(f"Snapshot not saved: {error}")
+            return False
+        self.statusBar().showMessage(f"saved {path}", 4000)
+        return True
+
+    # -- dialogs ---------------------------------------------------------------------------------
+
+    def choose_bundle(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open model bundle", self._last_dir())
+        if folder:
+            self.open_bundle(folder)
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", self._last_dir(), VIDEO_FILTER)
+        if path:
+            self.open_path(path)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self._last_dir())
+        if folder:
+            self.open_source(SourceSpec("folder", folder))
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image or video", self._last_dir(),
+                                              f"{IMAGE_FILTER};;{VIDEO_FILTER};;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def choose_snapshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", self._last_dir(), "PNG (*.png);;JPEG (*.jpg)")
+        if path:
+            self.snapshot(path)
+
+    def choose_data_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the training folder (one subfolder per class)",
+                                                  str(self.data_dir or self._last_dir()))
+        if folder:
+            self.set_data_dir(folder)
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    # -- slots: frames and verdicts --------------------------------------------------------------
+
+    @Slot()
+    def _show_frame(self) -> None:
+        frame: Frame | None = self.source.latest.take()
+        if frame is None or self._shut_down:
+            return
+        self.preview.show_frame(frame)
+        self.stats.frame_shown()
+        self.worker.submit(frame)
+
+    @Slot(object, float)
+    def _show_verdict(self, verdict: Verdict, inference_ms: float) -> None:
+        self.last_verdict = verdict
+        self.verdict_panel.show_verdict(verdict)
+        self.stats.verdict(inference_ms)
+        if inference_ms > 0:
+            self._last_ms = inference_ms
+
+    @Slot()
+    def _show_rates(self) -> None:
+        shown, at = self._rates_mark
+        now = time.perf_counter()
+        fps = (self.stats.frames_shown - shown) / (now - at) if at else 0.0
+        self._rates_mark = (self.stats.frames_shown, now)
+        self.rates.show_rates(fps, self._last_ms, self.worker.frames_dropped + self.source.latest.dropped)
+
+    # -- slots: source ---------------------------------------------------------------------------
+
+    @Slot(dict)
+    def _source_opened(self, info: dict) -> None:
+        self.statusBar().showMessage(f"reading {info['name']}", 4000)
+        if info["kind"] != "camera":
+            self.settings.setValue("last_dir", str(Path(str(info["target"])).parent))
+
+    @Slot(str, str)
+    def _source_failed(self, reason: str, message: str) -> None:
+        actions = [("Open file…", self.choose_file)]
+        if reason in ("no_camera", "camera_lost"):
+            actions.append(("Retry", self.retry_source))
+        if self.preview.frame is None:
+            self.preview.clear("no picture: " + ("no camera" if reason == "no_camera" else "source failed"))
+        self.banner.show_message(message, actions)
+
+    @Slot(list)
+    def _cameras_found(self, cameras: list) -> None:
+        self._fill_camera_menu(cameras)
+        if not cameras:
+            self.banner.show_message("No camera found. Open a video or image file instead.",
+                                     [("Open file…", self.choose_file)])
+
+    # -- slots: model ----------------------------------------------------------------------------
+
+    @Slot(object)
+    def _model_loaded(self, model: LoadedModel) -> None:
+        reloaded = self.model is not None and self.model.bundle_dir == model.bundle_dir
+        self.model = model
+        manifest = model.manifest
+        self.settings.setValue("last_bundle", str(model.bundle_dir))
+        threshold = float(self.settings.value(self._threshold_key(), manifest.threshold))
+        self.threshold_panel.set_model(manifest, threshold)
+        if abs(threshold - manifest.threshold) > 1e-9:
+            self._set_threshold.emit(threshold)
+        self.verdict_panel.set_model(manifest)
+        self.model_panel.show_model(manifest, model.bundle_dir, model.interpreter)
+        self.capture_panel.set_classes(manifest.classes)
+        self._bind_capture_keys(manifest.classes)
+        self._refresh_counts()
+        self._watch(model.bundle_dir)
+        self.banner.clear()
+        self.statusBar().showMessage(("reloaded " if reloaded else "loaded ") + manifest.name, 4000)
+        if self.preview.frame is not None:  # a still image or a paused picture gets a verdict at once
+            self.worker.submit(self.preview.frame)
+
+    @Slot(str)
+    def _worker_error(self, message: str) -> None:
+        self.banner.show_message(message, [("Open model…", self.choose_bundle)])
+
+    @Slot(float)
+    def _threshold_moved(self, threshold: float) -> None:
+        if self.model is not None:
+            self.settings.setValue(self._threshold_key(), threshold)
+        self._set_threshold.emit(threshold)
+
+    def _threshold_key(self) -> str:
+        return f"thresholds/{self.model.manifest.model_sha256}"
+
+    def _bind_capture_keys(self, classes: list[str]) -> None:
+        for shortcut in self._capture_keys:
+            shortcut.setEnabled(False)
+            shortcut.deleteLater()
+        self._capture_keys = []
+        for number, name in enumerate(classes[:9], start=1):
+            shortcut = QShortcut(QKeySequence(str(number)), self)
+            shortcut.activated.connect(lambda n=name: self.capture(n))
+            self._capture_keys.append(shortcut)
+
+    def _refresh_counts(self) -> None:
+        classes = self.model.manifest.classes if self.model else []
+        counts = class_counts(self.data_dir, classes) if self.data_dir else {}
+        self.capture_panel.set_folder(self.data_dir, counts)
+
+    def _watch(self, bundle_dir: Path) -> None:
+        """Watch the bundle folder and its files; paths replaced by a rename drop out, so re-add them."""
+        old = self._watcher.files() + self._watcher.directories()
+        if old:
+            self._watcher.removePaths(old)
+        paths = [str(bundle_dir)] + [str(p) for p in (bundle_dir / MANIFEST_NAME,
+                                                       bundle_dir / self.model.manifest.model_file) if p.exists()]
+        self._watcher.addPaths(paths)
+
+    @Slot(str)
+    def _bundle_changed(self, _path: str) -> None:
+        self._reload_timer.start()
+
+    @Slot()
+    def _reload_bundle(self) -> None:
+        if self.model is not None:
+            self._watch(self.model.bundle_dir)
+            self.open_bundle(self.model.bundle_dir)
+
+    # -- drag and drop ---------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_dropped(paths[0])
+            event.acceptProposedAction()
+
+    def open_dropped(self, path: Path) -> None:
+        """A bundle folder loads as the model; an image, video or folder of images becomes the source."""
+        if path.is_dir() and (path / MANIFEST_NAME).is_file():
+            self.open_bundle(path)
+        else:
+            self.open_path(path)
+
+    # -- shutdown --------------------------------------------------------------------------------
+
+    def shutdown(self) -> bool:
+        """Stop both threads (stop request, quit, wait with a timeout); True when both ended."""
+        if self._shut_down:
+            return True
+        self._shut_down = True
+        self._rates_timer.stop()
+        self._reload_timer.stop()
+        self._stop_source.emit()
+        self._stop_worker.emit()
+        stopped = True
+        for thread in (self.source_thread, self.worker_thread):
+            if not thread.wait(THREAD_STOP_TIMEOUT_MS):
+                print(f"warning: thread {thread.objectName()} did not stop within "
+                      f"{THREAD_STOP_TIMEOUT_MS} ms", file=sys.stderr)
+                stopped = False
+        if not self.source_thread.isRunning():
+            self.source.shutdown()  # releases the camera if the queued request never ran
+        return stopped
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.shutdown()
+        self.settings.sync()
+        super().closeEvent(event)
+
+    # -- measurements ----------------------------------------------------------------------------
+
+    def run_stats(self) -> dict:
+        """The --stats-json numbers for this run so far."""
+        source = self.source
+        return self.stats.to_dict(
+            frames_classified=self.worker.frames_classified,
+            frames_dropped=self.worker.frames_dropped + source.latest.dropped,
+            source_fps=measured_fps(source.frames_read, source.first_frame_at, source.last_frame_at),
+            source_nominal_fps=round(source.nominal_fps, 2),
+            frames_read=source.frames_read,
+            dropped_before_display=source.latest.dropped,
+            dropped_before_inference=self.worker.frames_dropped,
+            model=self.model.manifest.name if self.model else None,
+            quantization=self.model.manifest.quantization if self.model else None,
+            interpreter=self.model.interpreter if self.model else None,
+            classifier="tflite-worker-thread",
+        )

@@ -1,0 +1,391 @@
+"""Does the exported TFLite model behave like the Keras model that was evaluated?
+
+Runs the bundle through the same runtime the app uses (``seefood.bundle.Classifier``, LiteRT)
+and the run's Keras model on the run's validation and test splits (or on a folder of photos),
+and compares:
+
+- agreement: the share of photos that get the same decision at the bundle's threshold
+  (binary: positive / negative; multi-class: the class or "unknown"), over all photos checked;
+- max score difference: the largest absolute change of any class probability;
+- per split, the change (TFLite minus Keras) in PR-AUC (binary: average precision of the positive
+  class; multi-class: macro one-vs-rest), F1 at the threshold (binary: positive class; multi-class:
+  macro, "unknown" counted as a miss) and recall of every class.
+
+It re-tunes the threshold on validation with the TFLite scores (same objective as the run,
+``training.threshold``) and records both thresholds and the test metrics at the re-tuned one.
+
+Gate (defaults from issue 3): agreement >= 0.98 and, on every split, F1 and each class's recall
+drop by at most 0.02. A failing bundle keeps its files but its manifest says ``passed: false`` and
+the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export.run_reader import Run, is_run_dir, load_fitted, load_run
+from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
+from seefood.cli import UserError
+from seefood.images import IMAGE_SUFFIXES
+
+VERIFICATION_NAME = "verification.json"
+UNKNOWN = -1
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    min_agreement: float = 0.98
+    max_f1_drop: float = 0.02
+    max_recall_drop: float = 0.02
+
+
+# ---------------------------------------------------------------- metrics (numpy only)
+
+
+def class_scores(task: str, outputs: np.ndarray) -> np.ndarray:
+    """Model outputs -> probabilities in ``classes`` order (binary: [1 - p, p])."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if task == "binary":
+        p = np.clip(outputs.reshape(-1), 0.0, 1.0)
+        return np.stack([1.0 - p, p], axis=1)
+    return outputs.reshape(len(outputs), -1)
+
+
+def decide(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Class index per row as the runtime decides it; UNKNOWN (-1) for a rejected multi-class row."""
+    if task == "binary":
+        return (scores[:, 1] >= threshold).astype(int)
+    top = scores.argmax(axis=1)
+    return np.where(scores.max(axis=1) >= threshold, top, UNKNOWN)
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the precision-recall curve (step-wise, as scikit-learn computes it)."""
+    positive = np.asarray(positive).astype(bool)
+    if not positive.any():
+        return None
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
+    s, y = np.asarray(score)[order], positive[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last].astype(float)
+    fp = np.cumsum(~y)[last].astype(float)
+    precision = tp / (tp + fp)
+    recall = tp / positive.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def pr_auc(task: str, scores: np.ndarray, targets: np.ndarray) -> float | None:
+    if task == "binary":
+        return average_precision(targets == 1, scores[:, 1])
+    values = [average_precision(targets == c, scores[:, c]) for c in range(scores.shape[1])]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def f1_score(task: str, decisions: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
+    """Binary: F1 of the positive class. Multi-class: macro F1, "unknown" counted as a miss."""
+    per_class = []
+    for c in ([1] if task == "binary" else range(n_classes)):
+        predicted = decisions == c
+        actual = targets == c
+        tp = float(np.sum(predicted & actual))
+        precision = tp / predicted.sum() if predicted.any() else 0.0
+        recall = tp / actual.sum() if actual.any() else 0.0
+        per_class.append(2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0)
+    return float(np.mean(per_class))
+
+
+def recalls(decisions: np.ndarray, targets: np.ndarray, classes: list[str]) -> dict[str, float | None]:
+    out = {}
+    for c, name in enumerate(classes):
+        actual = targets == c
+        out[name] = float(np.mean(decisions[actual] == c)) if actual.any() else None
+    return out
+
+
+def split_metrics(task: str, scores: np.ndarray, targets: np.ndarray, threshold: float, classes: list[str]) -> dict:
+    decisions = decide(task, scores, threshold)
+    return {
+        "pr_auc": pr_auc(task, scores, targets),
+        "f1": f1_score(task, decisions, targets, len(classes)),
+        "recall": recalls(decisions, targets, classes),
+    }
+
+
+def _delta(new: float | None, old: float | None) -> float | None:
+    return None if new is None or old is None else float(new - old)
+
+
+def compare_split(task: str, keras: np.ndarray, tflite: np.ndarray, targets: np.ndarray, threshold: float,
+                  classes: list[str]) -> dict:
+    """Keras vs TFLite class scores on one split."""
+    k_metrics = split_metrics(task, keras, targets, threshold, classes)
+    t_metrics = split_metrics(task, tflite, targets, threshold, classes)
+    recall_deltas = {name: _delta(t_metrics["recall"][name], k_metrics["recall"][name]) for name in classes}
+    known = [d for d in recall_deltas.values() if d is not None]
+    return {
+        "n": int(len(targets)),
+        "agreement": float(np.mean(decide(task, keras, threshold) == decide(task, tflite, threshold))),
+        "max_score_diff": float(np.max(np.abs(keras - tflite))) if len(targets) else 0.0,
+        "keras": k_metrics,
+        "tflite": t_metrics,
+        "deltas": {
+            "pr_auc": _delta(t_metrics["pr_auc"], k_metrics["pr_auc"]),
+            "f1": t_metrics["f1"] - k_metrics["f1"],
+            "recall": recall_deltas,
+            "worst_recall": min(known) if known else None,
+        },
+    }
+
+
+def retune_threshold(task: str, scores: np.ndarray, targets: np.ndarray, objective: str) -> dict:
+    """The threshold the run's objective picks on these (validation) scores."""
+    from training.threshold import choose_multiclass_threshold, choose_threshold
+
+    objective = objective or "f1"
+    try:
+        if task == "binary":
+            choice = choose_threshold(scores[:, 1], targets == 1, objective)
+        else:
+            choice = choose_multiclass_threshold(scores, targets, objective)
+    except ValueError as error:  # e.g. a validation split with one class only
+        return {"threshold": None, "objective": objective, "note": str(error)}
+    return choice.to_dict()
+
+
+# ---------------------------------------------------------------- data
+
+
+def _folder_examples(root: Path, class_map: dict[str, int]) -> list[tuple[str, int]]:
+    items = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name not in class_map:
+            raise UserError(
+                f"{folder}: class folder {folder.name!r} is not one the model was trained on "
+                f"({', '.join(sorted(class_map))}); remove it or pass the run folder instead"
+            )
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+                items.append((str(path), class_map[folder.name]))
+    return items
+
+
+def data_dir_splits(data_dir: Path, class_map: dict[str, int]) -> dict[str, list[tuple[str, int]]]:
+    """``DATA_DIR/{val,test}/<class>/*`` when present, else every ``DATA_DIR/<class>/*`` as one split."""
+    named = {s: data_dir / s for s in ("val", "test") if (data_dir / s).is_dir()}
+    splits = {s: _folder_examples(p, class_map) for s, p in named.items()} if named else {
+        "data": _folder_examples(data_dir, class_map)
+    }
+    if not any(splits.values()):
+        raise UserError(f"{data_dir}: no photos found in class folders")
+    return splits
+
+
+def _resolve_source(bundle_dir: Path, manifest_raw: dict, source: Path | None) -> tuple[Run, dict[str, list]]:
+    """The run (for the Keras model) and the splits to check."""
+    if source is not None and is_run_dir(source):
+        run = load_run(source)
+        return run, {s: run.splits.get(s, []) for s in ("val", "test")}
+    recorded = manifest_raw.get("source_run")
+    if not recorded or not is_run_dir(recorded):
+        raise UserError(
+            f"{bundle_dir}: verification needs the Keras model of the run this bundle came from, and the manifest's "
+            f"source_run ({recorded!r}) is not a run folder here; pass it: `seefood verify {bundle_dir} RUN_DIR`"
+        )
+    run = load_run(recorded)
+    if source is None:
+        return run, {s: run.splits.get(s, []) for s in ("val", "test")}
+    if not source.is_dir():
+        raise UserError(f"{source}: no such folder (expected a run folder or a folder of class folders)")
+    return run, data_dir_splits(source, run.class_map or {c: i for i, c in enumerate(run.classes)})
+
+
+# ---------------------------------------------------------------- verification
+
+
+def _score_images(classifier: Classifier, keras_model, task: str, items, image_size: int):
+    images = np.stack([load_fitted(path, image_size) for path, _ in items])
+    keras_out = keras_model.predict(images, batch_size=32, verbose=0)
+    tflite_out = np.stack([classifier.raw_output(image) for image in images])
+    targets = np.array([t for _, t in items], dtype=int)
+    return class_scores(task, keras_out), class_scores(task, tflite_out), targets
+
+
+def check(report: dict, tolerances: Tolerances) -> list[str]:
+    """Human-readable reasons the bundle is outside tolerance (empty: it passes)."""
+    failures = []
+    if report["agreement"] < tolerances.min_agreement:
+        failures.append(f"agreement {report['agreement']:.4f} < {tolerances.min_agreement}")
+    for split, result in report["splits"].items():
+        drop = -result["deltas"]["f1"]
+        if drop > tolerances.max_f1_drop + 1e-12:
+            failures.append(f"{split}: F1 dropped by {drop:.4f} > {tolerances.max_f1_drop}")
+        for name, delta in result["deltas"]["recall"].items():
+            if delta is not None and -delta > tolerances.max_recall_drop + 1e-12:
+                failures.append(f"{split}: recall of {name!r} dropped by {-delta:.4f} > {tolerances.max_recall_drop}")
+    return failures
+
+
+def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tolerances: Tolerances = Tolerances(),
+                  latency_runs: int = 50, keras_model=None) -> dict:
+    """Compare the bundle with its run's Keras model; return the report (nothing written)."""
+    from export.bench import bench_bundle
+
+    bundle_dir = Path(bundle_dir)
+    manifest = load_manifest(bundle_dir)
+    run, splits = _resolve_source(bundle_dir, manifest.raw, Path(source) if source is not None else None)
+    if manifest.task != run.task or manifest.classes != run.classes:
+        raise UserError(
+            f"{bundle_dir}: the bundle ({manifest.task}, {manifest.classes}) does not come from run {run.run_dir} "
+            f"({run.task}, {run.classes}); pass the right run folder"
+        )
+    splits = {name: items for name, items in splits.items() if items}
+    if not splits:
+        raise UserError(f"{run.run_dir}: the run has no validation or test photos to verify on")
+    classifier = Classifier(bundle_dir)
+    model = keras_model if keras_model is not None else run.load_model()
+    threshold = manifest.threshold
+    size = manifest.preprocessing.image_size
+    results, agree, total, max_diff, scored = {}, 0.0, 0, 0.0, {}
+    for name, items in splits.items():
+        keras, tflite, targets = _score_images(classifier, model, run.task, items, size)
+        scored[name] = (keras, tflite, targets)
+        result = compare_split(run.task, keras, tflite, targets, threshold, manifest.classes)
+        results[name] = result
+        agree += result["agreement"] * result["n"]
+        total += result["n"]
+        max_diff = max(max_diff, result["max_score_diff"])
+    thresholds = {"manifest": threshold, "objective": run.threshold_objective or "f1"}
+    if "val" in scored:
+        keras_val, tflite_val, val_targets = scored["val"]
+        thresholds["retuned_tflite"] = retune_threshold(run.task, tflite_val, val_targets, thresholds["objective"])
+        thresholds["retuned_keras"] = retune_threshold(run.task, keras_val, val_targets, thresholds["objective"])
+        retuned = thresholds["retuned_tflite"].get("threshold")
+        if retuned is not None and "test" in scored:
+            _, tflite_test, test_targets = scored["test"]
+            thresholds["test_at_retuned_tflite"] = split_metrics(
+                run.task, tflite_test, test_targets, retuned, manifest.classes
+            )
+    latency = bench_bundle(bundle_dir, runs=latency_runs, warmup=max(1, latency_runs // 10))["model"]
+    main_split = results.get("test") or next(iter(results.values()))
+    report = {
+        "bundle": manifest.name,
+        "quantization": manifest.quantization,
+        "model_bytes": (bundle_dir / manifest.model_file).stat().st_size,
+        "model_sha256": manifest.model_sha256,
+        "interpreter": classifier.interpreter_name,
+        "source_run": str(run.run_dir.resolve()),
+        "run_id": run.run_id,
+        "data": str(source) if source is not None else str(run.run_dir),
+        "n": total,
+        "agreement": agree / total,
+        "max_score_diff": max_diff,
+        "deltas": {k: main_split["deltas"][k] for k in ("pr_auc", "f1", "worst_recall")},
+        "deltas_split": "test" if "test" in results else next(iter(results)),
+        "splits": results,
+        "threshold": thresholds,
+        "latency_ms": {"p50": latency["p50_ms"], "p95": latency["p95_ms"], "runs": latency["runs"]},
+        "tolerances": asdict(tolerances),
+        "verified": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    report["failures"] = check(report, tolerances)
+    report["passed"] = not report["failures"]
+    return report
+
+
+def summary(report: dict) -> dict:
+    """The part of a report that goes into manifest.json's ``verification``."""
+    retuned = report["threshold"].get("retuned_tflite", {}).get("threshold")
+    return {
+        "passed": report["passed"],
+        "agreement": report["agreement"],
+        "max_score_diff": report["max_score_diff"],
+        "deltas": report["deltas"],
+        "deltas_split": report["deltas_split"],
+        "n": report["n"],
+        "threshold": report["threshold"]["manifest"],
+        "retuned_threshold_tflite": retuned,
+        "latency_ms": report["latency_ms"],
+        "tolerances": report["tolerances"],
+        "failures": report["failures"],
+        "verified": report["verified"],
+        "details": VERIFICATION_NAME,
+    }
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON next to ``path`` and rename it into place: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; keep the folder's normal permissions
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(bundle_dir: Path | str, report: dict) -> None:
+    """verification.json + the manifest's ``verification`` (the model file, and so its sha256, is untouched)."""
+    bundle_dir = Path(bundle_dir)
+    manifest = load_manifest(bundle_dir)  # re-checks the hash before we vouch for the model
+    write_json_atomic(bundle_dir / VERIFICATION_NAME, report)
+    raw = dict(manifest.raw)
+    raw["verification"] = summary(report)
+    write_json_atomic(bundle_dir / MANIFEST_NAME, raw)
+
+
+def _fmt(value, digits: int = 4, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+TABLE_HEADER = ("mode", "size KiB", "p50 ms", "p95 ms", "agreement", "max |dscore|", "dPR-AUC", "dF1",
+                "worst drecall", "threshold (run -> tflite val)", "result")
+
+
+def table_row(report: dict) -> list[str]:
+    retuned = report["threshold"].get("retuned_tflite", {}).get("threshold")
+    return [
+        report["quantization"],
+        f"{report['model_bytes'] / 1024:.1f}",
+        f"{report['latency_ms']['p50']:.3f}",
+        f"{report['latency_ms']['p95']:.3f}",
+        f"{report['agreement'] * 100:.2f}%",
+        _fmt(report["max_score_diff"]),
+        _fmt(report["deltas"]["pr_auc"], signed=True),
+        _fmt(report["deltas"]["f1"], signed=True),
+        _fmt(report["deltas"]["worst_recall"], signed=True),
+        f"{report['threshold']['manifest']:.3f} -> {_fmt(retuned, 3)}",
+        "pass" if report["passed"] else "FAIL",
+    ]
+
+
+def markdown_table(reports: list[dict]) -> str:
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    lines += ["| " + " | ".join(table_row(r)) + " |" for r in reports]
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    lines = [markdown_table([report])]
+    counts = ", ".join(f"{name}: {result['n']}" for name, result in report["splits"].items())
+    lines.append(
+        f"\nchecked {report['n']} photos ({counts}) with {report['interpreter']}; "
+        f"deltas are TFLite minus Keras on {report['deltas_split']}"
+    )
+    for failure in report["failures"]:
+        lines.append(f"outside tolerance: {failure}")
+    return "\n".join(lines)

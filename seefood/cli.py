@@ -1,0 +1,77 @@
+"""The ``seefood`` command. Each stage registers its subcommands from a light ``commands``
+module (no TensorFlow at import time); the heavy modules load only when a command runs, so
+``seefood app`` never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Modules that define ``register(subparsers)``; each adds its subcommands and sets ``func``.
+COMMAND_MODULES = (
+    "training.commands",
+    "export.commands",
+    "desktop.commands",
+    "seefood.demo_commands",
+)
+
+
+class UserError(Exception):
+    """An error caused by input the user can fix; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seefood",
+        description="Train food classifiers on your own photos, export them, run them live.",
+    )
+    parser.add_argument("--version", action="version", version="seefood " + _version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name and name.startswith(error.name):
+                continue  # that stage is not part of this installation (e.g. the packaged app)
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from seefood import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # errors meant for the user carry a clear message
+        from seefood.bundle import BundleError
+        from seefood.images import ImageReadError
+
+        if isinstance(error, (BundleError, ImageReadError, FileNotFoundError, FileExistsError)):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

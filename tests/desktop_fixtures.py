@@ -1,0 +1,137 @@
+"""Tiny inputs for the desktop tests: a hand-built bundle, an MJPG video, a training folder.
+
+The bundle's model is ``sigmoid(2 * (mean red / 127.5 - 1))``, so a frame's score is set by its
+red level (red 200 scores about 0.76, red 60 about 0.26). Building it imports TensorFlow in the
+test process, which is fine; the app itself is checked for TensorFlow in a subprocess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+IMAGE_SIZE = 32
+POSITIVE = "hotdog"
+NEGATIVE = "not_hotdog"
+VALIDATION_CURVE = [
+    {"threshold": round(t, 2), "precision": round(0.5 + 0.45 * t, 3), "recall": round(1.0 - 0.8 * t, 3)}
+    for t in np.linspace(0.05, 0.95, 19)
+]
+
+
+def red_score(red: float) -> float:
+    """The tiny model's score for a frame whose mean red level is ``red``."""
+    return float(1.0 / (1.0 + np.exp(-2.0 * (red / 127.5 - 1.0))))
+
+
+def build_keras_model():
+    import keras
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    outputs = dense(x)
+    model = keras.Model(inputs, outputs)
+    dense.set_weights([np.array([[2.0], [0.0], [0.0]], dtype=np.float32), np.zeros(1, dtype=np.float32)])
+    return model
+
+
+def convert_to_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def write_bundle(out: Path, tflite: bytes, name: str = "tiny-hotdog", threshold: float = 0.5) -> Path:
+    """A bundle folder that ``seefood.bundle.load_manifest`` accepts."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.tflite").write_bytes(tflite)
+    (out / "labels.txt").write_text(POSITIVE + "\n", encoding="utf-8")
+    manifest = {
+        "schema_version": 1,
+        "name": name,
+        "task": "binary",
+        "labels": [POSITIVE],
+        "classes": [NEGATIVE, POSITIVE],
+        "positive_class": POSITIVE,
+        "negative_class": NEGATIVE,
+        "input": {"width": IMAGE_SIZE, "height": IMAGE_SIZE, "channels": 3, "dtype": "uint8",
+                  "color_order": "RGB", "crop": "center-crop to square, then resize",
+                  "resize": "bilinear (Pillow, antialiased)"},
+        "preprocessing": {"image_size": IMAGE_SIZE, "scale": 1.0 / 127.5, "offset": -1.0},
+        "threshold": threshold,
+        "threshold_objective": "f1",
+        "validation_curve": VALIDATION_CURVE,
+        "quantization": "float32",
+        "model_file": "model.tflite",
+        "labels_file": "labels.txt",
+        "model_sha256": hashlib.sha256(tflite).hexdigest(),
+        "run_id": "test",
+        "created": "2026-01-01T00:00:00Z",
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return out
+
+
+def write_video(path: Path, red: int = 200, frames: int = 45, size: tuple[int, int] = (160, 120),
+                fps: float = 30.0) -> Path:
+    """An MJPG .avi: a flat colour of the given red level with a moving square (score set by ``red``)."""
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write MJPG .avi here"
+    for i in range(frames):
+        bgr = np.empty((height, width, 3), np.uint8)
+        bgr[:] = (90, 140, red)
+        x = (i * 3) % (width - 20)
+        bgr[50:70, x:x + 20] = (40, 40, red)
+        writer.write(bgr)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite() -> bytes:
+    return convert_to_tflite(build_keras_model())
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory, tiny_tflite) -> Path:
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "tiny-hotdog", tiny_tflite)
+
+
+@pytest.fixture(scope="session")
+def video_file(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("video") / "red200.avi", red=200)
+
+
+@pytest.fixture
+def fresh_bundle(tmp_path, bundle_dir) -> Path:
+    """A private copy of the bundle that a test may change on disk."""
+    return Path(shutil.copytree(bundle_dir, tmp_path / "bundle"))
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    """A minimal training run folder (model.keras + run.json) for the Keras baseline."""
+    out = tmp_path / "run"
+    out.mkdir()
+    build_keras_model().save(out / "model.keras")
+    run = {"run_id": "test", "task": "binary", "classes": [NEGATIVE, POSITIVE], "labels": [POSITIVE],
+           "positive_class": POSITIVE, "threshold": 0.5,
+           "preprocessing": {"image_size": IMAGE_SIZE, "scale": 1.0 / 127.5, "offset": -1.0}}
+    (out / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return out
+
+
+def offscreen_env() -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    return env

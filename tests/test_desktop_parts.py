@@ -1,0 +1,67 @@
+"""The desktop app's parts that need no window: captures, the newest-frame mailbox, smoothing, the curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from desktop.capture import CaptureError, check_class_name, save_capture
+from desktop.frames import Frame, LatestSlot
+from desktop.panels import tradeoff_at
+from desktop.worker import ScoreSmoother
+
+
+def test_captures_at_the_same_moment_get_suffixes_instead_of_overwriting(tmp_path):
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    now = 1_800_000_000.0
+    paths = [save_capture(rgb, tmp_path, "hotdog", now=now) for _ in range(3)]
+    assert [p.name for p in paths] == [paths[0].stem + ".jpg", paths[0].stem + "-1.jpg", paths[0].stem + "-2.jpg"]
+    assert all(p.parent == tmp_path / "hotdog" and p.stat().st_size > 0 for p in paths)
+    assert sorted(q.name for q in (tmp_path / "hotdog").iterdir()) == sorted(p.name for p in paths)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", ".hidden", "CON", "nul.txt", "trailing.", "x" * 101, "tab\tname"])
+def test_unsafe_class_names_are_refused(tmp_path, name):
+    with pytest.raises(CaptureError):
+        save_capture(np.zeros((4, 4, 3), np.uint8), tmp_path, name)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["hotdog", "not_hotdog", "Pad Thai", "crème-brûlée".encode("ascii", "ignore").decode()])
+def test_safe_class_names_pass(name):
+    assert check_class_name(name) == name
+
+
+def test_capture_into_a_missing_training_folder_says_so(tmp_path):
+    with pytest.raises(CaptureError, match="does not exist"):
+        save_capture(np.zeros((4, 4, 3), np.uint8), tmp_path / "gone", "hotdog")
+
+
+def test_latest_slot_keeps_the_newest_and_counts_the_dropped():
+    slot = LatestSlot()
+    assert slot.put(1) is True  # empty: the consumer needs waking
+    assert slot.put(2) is False and slot.put(3) is False
+    assert slot.take() == 3 and slot.take() is None
+    assert slot.dropped == 2
+
+
+def test_frames_own_read_only_pixels():
+    source = np.zeros((2, 3, 3), np.uint8)
+    frame = Frame.owned(source, 1, "test")
+    source[:] = 255
+    assert frame.rgb.max() == 0 and not frame.rgb.flags.writeable
+
+
+def test_smoothing_averages_the_last_frames_only():
+    smoother = ScoreSmoother(3)
+    for p in (0.0, 0.0, 0.0, 0.9, 0.9, 0.9):
+        result = smoother.add(np.array([1 - p, p]))
+    assert result[1] == pytest.approx(0.9)
+    smoother.resize(1)
+    assert smoother.add(np.array([0.8, 0.2]))[1] == pytest.approx(0.2)
+
+
+def test_tradeoff_picks_the_nearest_curve_point():
+    curve = [{"threshold": t, "precision": t, "recall": 1 - t} for t in (0.1, 0.5, 0.9)]
+    assert tradeoff_at(curve, 0.62)["threshold"] == 0.5
+    assert tradeoff_at([], 0.5) is None

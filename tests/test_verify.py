@@ -1,0 +1,128 @@
+"""seefood verify and seefood bench: agreement with the Keras model, tolerances, the recorded results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seefood.bundle import load_manifest
+from seefood.cli import main
+from tests.export_fixtures import cached_bundle, cached_run, copy_bundle
+
+
+@pytest.fixture
+def bundle(tmp_path_factory, tmp_path) -> Path:
+    return copy_bundle(cached_bundle(tmp_path_factory, "binary", "float32"), tmp_path / "bundle")
+
+
+@pytest.fixture(scope="module")
+def broken_bundle(tmp_path_factory) -> Path:
+    """A bundle converted from a damaged copy of the run's model: it disagrees with the real model."""
+    import keras
+
+    run_dir = cached_run(tmp_path_factory, "binary")
+    broken_run = tmp_path_factory.mktemp("broken") / "run"
+    shutil.copytree(run_dir, broken_run)
+    model = keras.saving.load_model(broken_run / "model.keras", compile=False)
+    dense = model.get_layer("score")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([-kernel, -bias])  # swaps the classes
+    model.save(broken_run / "model.keras")
+    out = tmp_path_factory.mktemp("broken-bundle") / "bundle"
+    assert main(["export", str(broken_run), "--out", str(out), "--no-verify"]) == 0
+    return out
+
+
+def test_verify_passes_and_records_results(bundle, tmp_path_factory, capsys):
+    run_dir = cached_run(tmp_path_factory, "binary")
+    before = load_manifest(bundle).model_sha256
+    assert main(["verify", str(bundle), str(run_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["agreement"] == 1.0
+    assert set(report["splits"]) == {"val", "test"}
+    assert report["n"] == 24
+    assert report["max_score_diff"] < 1e-4
+    assert report["threshold"]["manifest"] == 0.5
+    assert 0.0 < report["threshold"]["retuned_tflite"]["threshold"] < 1.0  # re-tuned on val with TFLite scores
+    assert report["latency_ms"]["p50"] <= report["latency_ms"]["p95"]
+    saved = json.loads((bundle / "verification.json").read_text())
+    assert saved["agreement"] == report["agreement"]
+    manifest = load_manifest(bundle)  # still valid: sha256 checked again
+    assert manifest.model_sha256 == before
+    assert manifest.raw["verification"]["passed"] is True
+    assert manifest.raw["verification"]["retuned_threshold_tflite"] == report["threshold"]["retuned_tflite"]["threshold"]
+    assert "100.00% same decisions" in (bundle / "README.md").read_text()
+
+
+def test_verify_fails_a_model_that_disagrees(broken_bundle, tmp_path_factory, capsys):
+    run_dir = cached_run(tmp_path_factory, "binary")
+    assert main(["verify", str(broken_bundle), str(run_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "agreement" in out
+    verification = load_manifest(broken_bundle).raw["verification"]
+    assert verification["passed"] is False
+    assert verification["agreement"] < 0.5
+    assert any("recall" in f for f in verification["failures"])
+
+
+def test_tolerances_are_configurable(broken_bundle, tmp_path_factory):
+    run_dir = cached_run(tmp_path_factory, "binary")
+    loose = ["--min-agreement", "0", "--max-f1-drop", "1", "--max-recall-drop", "1"]
+    assert main(["verify", str(broken_bundle), str(run_dir), *loose]) == 0
+    assert main(["verify", str(broken_bundle), str(run_dir), "--min-agreement", "2"]) == 2  # a usage error
+
+
+def test_verify_on_a_folder_of_photos_uses_the_recorded_run(bundle, tmp_path_factory, capsys):
+    run_dir = cached_run(tmp_path_factory, "binary")
+    data_dir = Path(json.loads((run_dir / "run.json").read_text())["data_dir"])
+    assert main(["verify", str(bundle), str(data_dir / "test"), "--json"]) == 0  # DATA_DIR/<class>/*
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["splits"]) == {"data"} and report["n"] == 12
+    assert main(["verify", str(bundle), "--json"]) == 0  # no source: the manifest's source_run
+    assert json.loads(capsys.readouterr().out)["n"] == 24
+
+
+def test_verify_refuses_a_run_of_another_task(bundle, tmp_path_factory, capsys):
+    assert main(["verify", str(bundle), str(cached_run(tmp_path_factory, "multiclass"))]) == 2
+    assert "does not come from run" in capsys.readouterr().err
+
+
+def test_multiclass_export_is_verified(tmp_path_factory):
+    manifest = load_manifest(cached_bundle(tmp_path_factory, "multiclass", "float32"))
+    verification = manifest.raw["verification"]
+    assert verification["passed"] and verification["n"] == 36
+    assert manifest.classes == ["salad", "pizza", "sushi"] and manifest.positive_class is None
+
+
+def test_metrics():
+    from export.verify import average_precision, class_scores, decide, f1_score, recalls
+
+    y = np.array([1, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.1])
+    assert average_precision(y == 1, s) == pytest.approx(0.5 * 1.0 + 0.5 * (2 / 3))
+    assert average_precision(np.zeros(4, bool), s) is None
+    scores = class_scores("binary", s[:, None])
+    assert np.allclose(scores.sum(axis=1), 1.0)
+    decisions = decide("binary", scores, 0.75)
+    assert decisions.tolist() == [1, 1, 0, 0]
+    assert f1_score("binary", decisions, y, 2) == pytest.approx(0.5)
+    assert recalls(decisions, y, ["neg", "pos"]) == {"neg": 0.5, "pos": 0.5}
+    multi = np.array([[0.4, 0.35, 0.25], [0.1, 0.8, 0.1]])
+    assert decide("multiclass", multi, 0.5).tolist() == [-1, 1]  # below threshold: unknown
+
+
+def test_bench_reports_latency_size_and_memory(bundle, tmp_path_factory, capsys):
+    assert main(["bench", str(bundle), "--runs", "30", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = result["model"]
+    assert 0 < model["p50_ms"] <= model["p95_ms"] <= model["p99_ms"] and model["runs"] == 30
+    assert result["model_bytes"] == (bundle / "model.tflite").stat().st_size
+    assert result["peak_rss_mb"] > 10
+    run_dir = cached_run(tmp_path_factory, "binary")
+    assert main(["bench", str(bundle), "--runs", "20", "--compare", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "keras predict" in out and "keras model(x)" in out and "latency (p50)" in out

@@ -1,0 +1,86 @@
+"""Rebalancing: what share of the loss each class gets during training.
+
+Two levers, and their combination:
+- class weights (the "balanced" formula n / (k * n_c)): every example still seen at its natural
+  rate, minority examples count more in the loss. Helps recall; with few minority images the
+  gradient is noisy and the model can swing between "all positive" and "nothing positive".
+- oversampling: the tf.data stream draws classes at a target mix (uniform here), so the
+  minority class's images are repeated (and, with augmentation, varied).
+- oversample+class_weight: oversample halfway (draw rates proportional to sqrt(n_c)) and let
+  class weights correct the rest, so fewer repeats of the same few images are needed.
+
+``effective_mix`` is the share of the loss each class carries: sampling rate x weight, normalised.
+It is printed and saved so the user sees what the model was actually trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class BalancePlan:
+    strategy: str
+    raw_mix: list[float]  # class shares in the training split
+    sampling_mix: list[float]  # class shares drawn by the input pipeline
+    class_weights: list[float]  # loss weight per class
+    effective_mix: list[float]  # share of the loss per class
+
+    def to_dict(self, classes: list[str]) -> dict:
+        named = {k: dict(zip(classes, v)) if isinstance(v, list) else v for k, v in asdict(self).items()}
+        return named
+
+    @property
+    def oversample(self) -> bool:
+        return self.strategy.startswith("oversample")
+
+
+def _normalise(values: list[float]) -> list[float]:
+    total = sum(values)
+    return [v / total for v in values]
+
+
+def plan_balance(strategy: str, class_counts: list[int]) -> BalancePlan:
+    """The sampling mix and class weights for a strategy, given training counts per class."""
+    if any(n <= 0 for n in class_counts):
+        raise ValueError(f"every class needs training images, got counts {class_counts}")
+    k = len(class_counts)
+    n = sum(class_counts)
+    raw = [c / n for c in class_counts]
+    if strategy == "none":
+        sampling, weights = raw, [1.0] * k
+    elif strategy == "class_weight":
+        sampling, weights = raw, [n / (k * c) for c in class_counts]
+    elif strategy == "oversample":
+        sampling, weights = [1.0 / k] * k, [1.0] * k
+    elif strategy == "oversample+class_weight":
+        sampling = _normalise([math.sqrt(c) for c in class_counts])
+        # weights such that sampling * weight is uniform, scaled to mean loss weight 1
+        inverse = [1.0 / (k * s) for s in sampling]
+        weights = inverse
+    else:
+        raise ValueError(f"unknown balance strategy {strategy!r}")
+    effective = _normalise([s * w for s, w in zip(sampling, weights)])
+    return BalancePlan(strategy, raw, sampling, weights, effective)
+
+
+def format_plan(plan: BalancePlan, classes: list[str]) -> str:
+    parts = []
+    for i, cls in enumerate(classes):
+        parts.append(
+            f"{cls} {plan.raw_mix[i]:.1%} of photos -> drawn {plan.sampling_mix[i]:.1%} x weight "
+            f"{plan.class_weights[i]:.2f} = {plan.effective_mix[i]:.1%} of the loss"
+        )
+    return f"Balance: {plan.strategy}\n  " + "\n  ".join(parts)
+
+
+def initial_bias(plan: BalancePlan, binary: bool) -> list[float]:
+    """Output bias from the class priors the model sees, so training starts calibrated
+    instead of spending its first epochs learning the class ratio (or exploding on it)."""
+    mix = plan.effective_mix
+    eps = 1e-6
+    if binary:
+        p = min(max(mix[1], eps), 1 - eps)
+        return [math.log(p / (1 - p))]
+    return [math.log(max(m, eps)) for m in mix]

@@ -1,0 +1,92 @@
+"""Subcommands of the training stage: train, evaluate, predict. No TensorFlow at import time."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from training.config import AUGMENTS, BALANCES, LOSSES, MODELS, TrainConfig
+
+
+def register(subparsers) -> None:
+    defaults = TrainConfig(data_dir="", out="")
+    p = subparsers.add_parser("train", help="train a classifier on DATA_DIR/<class>/ photos",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data_dir", metavar="DATA_DIR", help="DATA_DIR/<class>/* or DATA_DIR/{train,val,test}/<class>/*")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to create")
+    p.add_argument("--model", choices=MODELS, default=defaults.model)
+    p.add_argument("--weights", default=defaults.weights, help="none, imagenet, or a local weights file")
+    p.add_argument("--image-size", type=int, default=0, help="input side in pixels (0: the model's default)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--augment", choices=AUGMENTS, default=defaults.augment)
+    p.add_argument("--balance", choices=BALANCES, default=defaults.balance)
+    p.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="focal down-weights easy examples")
+    p.add_argument("--positive", metavar="CLASS", help="binary task: CLASS against all other classes merged")
+    p.add_argument("--threshold-objective", default=defaults.threshold_objective, help="f1, recall>=X or precision>=X")
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+    p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--mixed-precision", choices=("auto", "on", "off"), default=defaults.mixed_precision)
+    p.add_argument("--distribute", choices=("auto", "mirrored", "none"), default=defaults.distribute)
+    p.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs")
+    p.add_argument("--fine-tune-epochs", type=int, default=0, help="transfer models: epochs after unfreezing (0: a third)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from an earlier run's weights")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("evaluate", help="metrics, plots and report for a run")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("data_dir", metavar="DATA_DIR", nargs="?", help="evaluate on this folder instead of the run's test split")
+    e.set_defaults(func=_evaluate)
+
+    r = subparsers.add_parser("predict", help="classify image files or folders with a run or a bundle")
+    r.add_argument("model", metavar="MODEL", help="run folder or exported bundle folder")
+    r.add_argument("paths", metavar="PATH", nargs="+")
+    r.add_argument("--json", action="store_true", help="one JSON object per line")
+    r.add_argument("--threshold", type=float, help="decision threshold (default: the model's)")
+    r.set_defaults(func=_predict)
+
+
+def _train(args) -> int:
+    from seefood.cli import UserError
+
+    try:
+        cfg = TrainConfig(
+            data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
+            balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
+            val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+            mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,
+            fine_tune_epochs=args.fine_tune_epochs, init_from=args.init_from, force=args.force,
+        )
+        from training.threshold import parse_objective
+
+        parse_objective(cfg.threshold_objective)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    from training.dataset import DataError
+    from training.models import WeightsError
+    from training.train import RunExistsError, train
+
+    try:
+        train(cfg)
+    except (DataError, WeightsError, RunExistsError) as error:
+        raise UserError(str(error)) from error
+    return 0
+
+
+def _evaluate(args) -> int:
+    from training.evaluate import evaluate_run
+    from training.run_io import load_run
+
+    evaluate_run(load_run(args.run_dir), data_dir=Path(args.data_dir) if args.data_dir else None)
+    return 0
+
+
+def _predict(args) -> int:
+    from training.predict import predict
+
+    errors = predict(args.model, args.paths, args.threshold, args.json)
+    return 1 if errors else 0

@@ -1,0 +1,92 @@
+"""Every option of a training run, in one dataclass saved as RUN_DIR/config.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+MODELS = ("small_cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
+AUGMENTS = ("none", "light", "strong")
+BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight")
+LOSSES = ("crossentropy", "focal")
+DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3_large": 224, "efficientnet_b0": 224}
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``seefood train``.
+
+    data_dir: ``DATA_DIR/<class>/*`` or ``DATA_DIR/{train,val,test}/<class>/*`` (val/test optional).
+    out: the run folder to create.
+    model: backbone; ``small_cnn`` trains from scratch on a CPU, the others are keras.applications.
+    weights: ``none``, ``imagenet`` (downloaded, or found in the Keras cache) or a path to a weights file.
+    image_size: square input side; 0 picks the backbone's default.
+    balance: how the minority class is given a fair share of the loss (see training/balance.py).
+        The default is the recipe that measured best in docs/compare-food5.md.
+    loss: ``crossentropy`` or ``focal`` (focal loss down-weights easy examples).
+    positive: binary task, this class against all other classes merged ("hotdog / not hotdog").
+        A folder with exactly two classes defaults to its minority class.
+    threshold_objective: ``f1``, ``recall>=X`` or ``precision>=X``; chosen on validation data.
+    val_fraction, test_fraction: share of each class held out, assigned by content hash so that
+        adding photos never moves an existing validation or test photo into training.
+    mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
+    distribute: ``auto`` (TF_CONFIG → multi-worker, several GPUs → mirrored), ``mirrored``, ``none``.
+    init_from: an earlier run folder whose weights start this run (after adding photos).
+    patience: epochs without validation improvement before early stopping.
+    fine_tune_epochs: for transfer backbones, epochs after unfreezing (the frozen phase takes the rest).
+    """
+
+    data_dir: str
+    out: str
+    model: str = "small_cnn"
+    weights: str = "none"
+    image_size: int = 0
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    augment: str = "light"
+    balance: str = "oversample"
+    loss: str = "crossentropy"
+    positive: str | None = None
+    threshold_objective: str = "f1"
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 1337
+    mixed_precision: str = "auto"
+    distribute: str = "auto"
+    init_from: str | None = None
+    patience: int = 8
+    fine_tune_epochs: int = 0
+    min_image_side: int = 32
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if self.balance not in BALANCES:
+            raise ValueError(f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
+            raise ValueError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
+        if self.image_size == 0:
+            self.image_size = DEFAULT_IMAGE_SIZE[self.model]
+        if self.image_size < 32:
+            raise ValueError(f"--image-size must be at least 32, got {self.image_size}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("--epochs and --batch-size must be at least 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

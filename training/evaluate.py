@@ -1,0 +1,145 @@
+"""``seefood evaluate``: metrics at the chosen threshold and at 0.5, beside the lazy baseline,
+per class, with plots; writes RUN_DIR/metrics.json and RUN_DIR/report.md."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from training import metrics as M
+from training.report import write_report
+from training.run_io import RunInfo, write_json_atomic
+from training.threshold import (
+    choose_multiclass_threshold,
+    choose_threshold,
+    sweep_table,
+    validation_curve,
+)
+
+EVAL_BATCH = 64
+
+
+def choose_and_record_threshold(model, splits: dict, task, cfg) -> dict:
+    """Threshold from the validation split only (never test)."""
+    from training.train import predict_scores
+
+    binary = task.kind == "binary"
+    paths = [e["path"] for e in splits["val"]]
+    labels = np.array([e["target"] for e in splits["val"]])
+    scores = predict_scores(model, paths, cfg.image_size, EVAL_BATCH, binary)
+    if binary:
+        choice = choose_threshold(scores, labels, cfg.threshold_objective)
+        curve = validation_curve(scores, labels)
+    else:
+        choice = choose_multiclass_threshold(scores, labels, cfg.threshold_objective)
+        curve = []
+    print(
+        f"Threshold {choice.threshold:.3f} chosen on validation for {choice.objective}: precision {choice.precision:.3f}, "
+        f"recall {choice.recall:.3f}, F1 {choice.f1:.3f}" + (f" ({choice.note})" if choice.note else ""),
+        flush=True,
+    )
+    return {"threshold": choice.threshold, "choice": choice.to_dict(), "curve": curve}
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        return {}
+    history: dict[str, list[float]] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key != "epoch" and value not in ("", None):
+                    history.setdefault(key, []).append(float(value))
+    return history
+
+
+def _split_from_folder(run: RunInfo, data_dir: Path) -> list[tuple[str, int]]:
+    from training.dataset import discover
+
+    inv = discover(data_dir, val_fraction=0.0, test_fraction=1.0)
+    unknown = sorted(set(inv.folder_classes) - set(run.class_map))
+    if unknown:
+        raise ValueError(f"{data_dir}: class folder(s) {unknown} were not in training ({sorted(run.class_map)})")
+    return [(e.path, run.class_map[e.folder_class]) for e in inv.examples]
+
+
+def evaluate_split(run: RunInfo, scores: np.ndarray, labels: np.ndarray) -> dict:
+    binary = run.binary
+    result = {
+        "at_threshold": M.classification_metrics(scores, labels, run.threshold, run.classes),
+        "at_0.5": M.classification_metrics(scores, labels, 0.5 if binary else 0.0, run.classes),
+        "ranking": M.ranking_metrics(scores, labels, run.classes),
+        "lazy_baseline": M.lazy_baseline(labels, run.classes),
+        "sweep": sweep_table(scores, labels, binary=binary),
+    }
+    result["most_confused"] = M.most_confused(result["at_threshold"]["confusion_matrix"], run.classes)
+    return result
+
+
+def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None = None) -> dict:
+    from training.train import predict_scores
+
+    model = model or run.load_model()
+    size = run.preprocessing.image_size
+    split_items = {"val": run.splits.get("val", []), "test": run.splits.get("test", [])}
+    if data_dir is not None:
+        split_items = {"val": run.splits.get("val", []), "test": _split_from_folder(run, Path(data_dir))}
+    results, raw = {}, {}
+    for name, items in split_items.items():
+        if not items:
+            continue
+        paths = [p for p, _ in items]
+        labels = np.array([t for _, t in items])
+        scores = predict_scores(model, paths, size, EVAL_BATCH, run.binary)
+        results[name] = evaluate_split(run, scores, labels)
+        raw[name] = (paths, labels, scores)
+    history = history if history is not None else read_history(run.run_dir)
+    overfit = M.overfitting_check(history)
+    metrics = {
+        "run_id": run.run_id,
+        "task": run.task,
+        "classes": run.classes,
+        "positive_class": run.positive_class,
+        "threshold": {"value": run.threshold, "objective": run.threshold_objective, "chosen_on": "validation"},
+        "splits": results,
+        "overfitting": overfit,
+    }
+    write_json_atomic(run.run_dir / "metrics.json", metrics)
+    write_report(run, metrics, raw, history)
+    print(summary_text(run, metrics), flush=True)
+    print(f"Report: {run.run_dir / 'report.md'}  metrics: {run.run_dir / 'metrics.json'}", flush=True)
+    return metrics
+
+
+def summary_text(run: RunInfo, metrics: dict) -> str:
+    """The terminal table: the chosen threshold vs 0.5 vs the lazy baseline, on test (or val)."""
+    split = "test" if "test" in metrics["splits"] else "val"
+    m = metrics["splits"][split]
+    lines = [f"Results on the {split} split (n={m['at_threshold']['n']}):"]
+    if run.binary:
+        pos = run.positive_class
+        lines.append(f"  {'':<28} {'accuracy':>9} {'precision':>9} {'recall':>9} {'F1':>7}   ({pos})")
+        rows = [
+            (f"model @ {run.threshold:.2f} (tuned on val)", m["at_threshold"]),
+            ("model @ 0.50", m["at_0.5"]),
+            (f"always '{m['lazy_baseline']['always']}'", m["lazy_baseline"]),
+        ]
+        for name, r in rows:
+            lines.append(f"  {name:<28} {r['accuracy']:>9.3f} {r['precision']:>9.3f} {r['recall']:>9.3f} {r['f1']:>7.3f}")
+        if "pr_auc" in m["ranking"]:
+            lines.append(f"  PR-AUC {m['ranking']['pr_auc']:.3f}  ROC-AUC {m['ranking']['roc_auc']:.3f}  "
+                         f"(a random model's PR-AUC is {m['ranking']['positive_rate']:.3f})")
+        lazy = m["lazy_baseline"]
+        lines.append(f"  note: answering '{lazy['always']}' to everything is {lazy['accuracy']:.1%} accurate and finds no {pos}: judge by recall, precision, F1")
+    else:
+        lines.append(f"  {'class':<22} {'precision':>9} {'recall':>9} {'F1':>7} {'support':>8}")
+        for cls, r in m["at_threshold"]["per_class"].items():
+            lines.append(f"  {cls:<22} {r['precision']:>9.3f} {r['recall']:>9.3f} {r['f1']:>7.3f} {r['support']:>8}")
+        a = m["at_threshold"]
+        lines.append(f"  accuracy {a['accuracy']:.3f}  balanced accuracy {a['balanced_accuracy']:.3f}  macro F1 {a['macro_f1']:.3f}  "
+                     f"(always '{m['lazy_baseline']['always']}': accuracy {m['lazy_baseline']['accuracy']:.3f}, macro F1 {m['lazy_baseline']['macro_f1']:.3f})")
+    lines.append(f"  overfitting: {metrics['overfitting']['note']}")
+    return "\n".join(lines)

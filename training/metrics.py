@@ -1,0 +1,142 @@
+"""Honest numbers: per-class precision/recall/F1, PR-AUC, confusion matrices, and the lazy
+baseline that shows how much accuracy alone lies on imbalanced data."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+
+def _per_class(cm: np.ndarray, classes: list[str]) -> dict[str, dict]:
+    out = {}
+    for i, cls in enumerate(classes):
+        tp = float(cm[i, i])
+        predicted = float(cm[:, i].sum())
+        support = int(cm[i, :].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[cls] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    return out
+
+
+def decisions(scores: np.ndarray, threshold: float, binary: bool) -> np.ndarray:
+    """Predicted class index per example; multi-class rejects are -1 ("unknown")."""
+    scores = np.asarray(scores)
+    if binary:
+        return (scores.reshape(-1) >= threshold).astype(int)
+    top = scores.argmax(axis=1)
+    return np.where(scores.max(axis=1) >= threshold, top, -1)
+
+
+def classification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float, classes: list[str]) -> dict:
+    """Everything measured at one threshold. Binary ``scores`` are P(positive); labels 0/1."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    scores = np.asarray(scores)
+    binary = scores.ndim == 1 or scores.shape[-1] == 1
+    pred = decisions(scores, threshold, binary)
+    k = len(classes)
+    cm = confusion_matrix(labels, np.where(pred < 0, k, pred), labels=list(range(k + 1)))[:k, :]
+    per_class = _per_class(cm[:, :k], classes)
+    recalls = [per_class[c]["recall"] for c in classes]
+    result = {
+        "threshold": float(threshold),
+        "n": int(len(labels)),
+        "accuracy": float(np.mean(pred == labels)),
+        "balanced_accuracy": float(np.mean(recalls)),
+        "macro_f1": float(np.mean([per_class[c]["f1"] for c in classes])),
+        "per_class": per_class,
+        "confusion_matrix": cm[:, :k].tolist(),
+    }
+    if binary:
+        positive = classes[1]
+        result.update(
+            precision=per_class[positive]["precision"],
+            recall=per_class[positive]["recall"],
+            f1=per_class[positive]["f1"],
+            flagged=int(pred.sum()),
+        )
+    else:
+        result["unknown"] = int(np.sum(pred < 0))
+        result["confusion_with_unknown"] = cm.tolist()
+    return result
+
+
+def ranking_metrics(scores: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
+    """Threshold-free: PR-AUC (average precision) and ROC-AUC, per class for multi-class."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    scores = np.asarray(scores)
+    out: dict = {}
+    if scores.ndim == 1 or scores.shape[-1] == 1:
+        s = scores.reshape(-1)
+        if 0 < labels.sum() < len(labels):
+            out["pr_auc"] = float(average_precision_score(labels, s))
+            out["roc_auc"] = float(roc_auc_score(labels, s))
+        out["positive_rate"] = float(labels.mean())
+        return out
+    per_class = {}
+    for i, cls in enumerate(classes):
+        y = labels == i
+        if 0 < y.sum() < len(y):
+            per_class[cls] = {
+                "pr_auc": float(average_precision_score(y, scores[:, i])),
+                "roc_auc": float(roc_auc_score(y, scores[:, i])),
+            }
+    out["per_class"] = per_class
+    if per_class:
+        out["pr_auc"] = float(np.mean([v["pr_auc"] for v in per_class.values()]))
+        out["roc_auc"] = float(np.mean([v["roc_auc"] for v in per_class.values()]))
+    return out
+
+
+def lazy_baseline(labels: np.ndarray, classes: list[str]) -> dict:
+    """A model that always answers the majority class: high accuracy, zero use."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    majority = int(np.bincount(labels, minlength=len(classes)).argmax())
+    k = len(classes)
+    cm = confusion_matrix(labels, np.full_like(labels, majority), labels=list(range(k)))
+    per_class = _per_class(cm, classes)
+    out = {
+        "always": classes[majority],
+        "accuracy": float(np.mean(labels == majority)),
+        "balanced_accuracy": float(np.mean([per_class[c]["recall"] for c in classes])),
+        "macro_f1": float(np.mean([per_class[c]["f1"] for c in classes])),
+    }
+    if k == 2:
+        out.update(precision=per_class[classes[1]]["precision"], recall=per_class[classes[1]]["recall"], f1=per_class[classes[1]]["f1"])
+    return out
+
+
+def most_confused(confusion: list[list[int]], classes: list[str], top: int = 5) -> list[dict]:
+    cm = np.asarray(confusion)
+    pairs = [
+        {"true": classes[i], "predicted": classes[j], "count": int(cm[i, j]), "share_of_true": float(cm[i, j] / max(1, cm[i].sum()))}
+        for i in range(len(classes))
+        for j in range(len(classes))
+        if i != j and cm[i, j] > 0
+    ]
+    return sorted(pairs, key=lambda p: -p["count"])[:top]
+
+
+def overfitting_check(history: dict[str, list[float]]) -> dict:
+    """Validation loss rising while training loss falls: the signature of overfitting."""
+    loss, val = history.get("loss", []), history.get("val_loss", [])
+    if len(val) < 3:
+        return {"overfitting": False, "note": "too few epochs to judge"}
+    best = int(np.argmin(val))
+    after = val[best:]
+    rose = len(after) >= 3 and after[-1] > val[best] * 1.05
+    train_fell = len(loss) > best and loss[-1] < loss[best]
+    result = {"best_val_loss_epoch": best + 1, "best_val_loss": float(val[best]), "last_val_loss": float(val[-1])}
+    if rose and train_fell:
+        result.update(
+            overfitting=True,
+            note=(
+                f"validation loss rose from {val[best]:.3f} (epoch {best + 1}) to {val[-1]:.3f} (epoch {len(val)}) "
+                f"while training loss fell from {loss[best]:.3f} to {loss[-1]:.3f}: the model is memorising; "
+                "the best epoch's weights were kept. More photos or stronger --augment help."
+            ),
+        )
+    else:
+        result.update(overfitting=False, note="no sign of overfitting: validation loss did not rise while training loss fell")
+    return result

@@ -1,0 +1,100 @@
+"""``seefood predict MODEL PATH...``: MODEL is a run folder (Keras) or an exported bundle (LiteRT)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from seefood.images import ImageReadError, classify_path, load_rgb
+from seefood.preprocessing import fit_to_input
+
+
+def walk(paths: list[str]) -> list[Path]:
+    """Files given, and image files inside folders given (sorted, hidden/litter skipped)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                files.extend(Path(dirpath) / f for f in sorted(filenames) if classify_path(Path(f)) == "image")
+        else:
+            files.append(path)
+    return files
+
+
+class _KerasScorer:
+    def __init__(self, run_dir: Path):
+        from training.run_io import load_run
+
+        self.run = load_run(run_dir)
+        self.model = self.run.load_model()
+        self.classes = self.run.classes
+        self.threshold = self.run.threshold
+        self.binary = self.run.binary
+
+    def scores(self, rgb: np.ndarray) -> np.ndarray:
+        x = fit_to_input(rgb, self.run.preprocessing.image_size)[np.newaxis]
+        out = np.asarray(self.model(x, training=False))[0]
+        return np.array([1 - out[0], out[0]]) if self.binary else out
+
+
+class _BundleScorer:
+    def __init__(self, bundle_dir: Path):
+        from seefood.bundle import Classifier
+
+        self.classifier = Classifier(bundle_dir)
+        self.classes = self.classifier.classes
+        self.threshold = self.classifier.threshold
+        self.binary = self.classifier.task == "binary"
+
+    def scores(self, rgb: np.ndarray) -> np.ndarray:
+        return self.classifier.scores(rgb)
+
+
+def open_model(model: str):
+    path = Path(model)
+    if (path / "manifest.json").is_file():
+        return _BundleScorer(path)
+    if (path / "run.json").is_file():
+        return _KerasScorer(path)
+    raise FileNotFoundError(f"{path}: neither a run folder (run.json) nor an exported bundle (manifest.json)")
+
+
+def decide(scorer, scores: np.ndarray, threshold: float) -> str:
+    if scorer.binary:
+        return scorer.classes[1] if scores[1] >= threshold else scorer.classes[0]
+    top = int(np.argmax(scores))
+    return scorer.classes[top] if scores[top] >= threshold else "unknown"
+
+
+def predict(model: str, paths: list[str], threshold: float | None = None, as_json: bool = False) -> int:
+    """Print one result per image; returns the number of unreadable files."""
+    scorer = open_model(model)
+    threshold = scorer.threshold if threshold is None else threshold
+    files = walk(paths)
+    if not files:
+        raise FileNotFoundError(f"no image files found in {', '.join(paths)}")
+    errors = 0
+    for file in files:
+        try:
+            scores = scorer.scores(load_rgb(file))
+        except (ImageReadError, FileNotFoundError) as error:
+            errors += 1
+            reason = error.reason if isinstance(error, ImageReadError) else "no such file"
+            if as_json:
+                print(json.dumps({"path": str(file), "error": reason}), flush=True)
+            else:
+                print(f"{file}: ERROR {reason}", flush=True)
+            continue
+        label = decide(scorer, scores, threshold)
+        named = {c: round(float(s), 6) for c, s in zip(scorer.classes, scores)}
+        if as_json:
+            print(json.dumps({"path": str(file), "label": label, "scores": named}), flush=True)
+        else:
+            top = ", ".join(f"{c} {s:.3f}" for c, s in sorted(named.items(), key=lambda kv: -kv[1])[:3])
+            print(f"{file}: {label}  ({top}; threshold {threshold:.2f})", flush=True)
+    return errors

@@ -1,0 +1,162 @@
+"""Choosing the decision threshold: a product decision, made on validation data, never on test.
+
+Binary: the score is the positive class's probability; objectives
+- ``f1``: the threshold with the best F1 of the positive class;
+- ``recall>=X``: among thresholds that find at least X of the positives, the one with the best
+  precision (the "don't miss a hotdog" setting);
+- ``precision>=X``: among thresholds whose alarms are right at least X of the time, the one with
+  the best recall.
+Multi-class: the threshold on the top score below which the answer is "unknown"; the same
+objectives apply to macro precision / recall / F1, where an "unknown" counts as a miss.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    threshold: float
+    objective: str
+    precision: float
+    recall: float
+    f1: float
+    met: bool  # False when the objective could not be met and the best-F1 threshold was used
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_objective(objective: str) -> tuple[str, float | None]:
+    if objective == "f1":
+        return "f1", None
+    match = re.fullmatch(r"(recall|precision)\s*>=\s*(0?\.\d+|1(\.0*)?|0)", objective.strip())
+    if not match:
+        raise ValueError(f"--threshold-objective must be 'f1', 'recall>=X' or 'precision>=X' with X in 0..1, got {objective!r}")
+    return match.group(1), float(match.group(2))
+
+
+def binary_curve(scores: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 at every distinct score used as threshold (predict positive if s >= t)."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    labels = np.asarray(labels).reshape(-1).astype(bool)
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], labels[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(~y)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct score
+    thresholds = s[last]
+    tp, fp = tp[last].astype(float), fp[last].astype(float)
+    positives = max(1.0, float(labels.sum()))
+    precision = tp / np.maximum(tp + fp, 1e-12)
+    recall = tp / positives
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    return {"threshold": thresholds, "precision": precision, "recall": recall, "f1": f1}
+
+
+def _midpoint(thresholds: np.ndarray, i: int) -> float:
+    """A threshold between the chosen score and the next lower one: robust to tiny score shifts
+    (e.g. after quantization) while making exactly the same decisions on these data."""
+    t = float(thresholds[i])
+    lower = float(thresholds[i + 1]) if i + 1 < len(thresholds) else max(0.0, t - 1e-3)
+    return float(np.clip((t + lower) / 2.0, 1e-6, 1.0))
+
+
+def choose_threshold(scores, labels, objective: str = "f1") -> ThresholdChoice:
+    """The binary decision threshold that meets ``objective`` on these (validation) scores."""
+    kind, target = parse_objective(objective)
+    labels = np.asarray(labels).reshape(-1).astype(bool)
+    if labels.sum() == 0 or (~labels).sum() == 0:
+        raise ValueError("threshold selection needs validation examples of both classes")
+    curve = binary_curve(scores, labels)
+    p, r, f = curve["precision"], curve["recall"], curve["f1"]
+    note = ""
+    met = True
+    if kind == "f1":
+        i = int(np.argmax(f))
+    elif kind == "recall":
+        ok = np.flatnonzero(r >= target - 1e-12)
+        i = int(ok[np.argmax(p[ok])])  # ok is never empty: the lowest threshold has recall 1
+    else:
+        ok = np.flatnonzero(p >= target - 1e-12)
+        if len(ok):
+            i = int(ok[np.argmax(r[ok])])
+        else:
+            i, met = int(np.argmax(f)), False
+            note = f"no threshold reaches precision {target:.2f} on validation; used the best-F1 threshold"
+    return ThresholdChoice(_midpoint(curve["threshold"], i), objective, float(p[i]), float(r[i]), float(f[i]), met, note)
+
+
+def multiclass_rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float, float]:
+    """Macro precision, recall, F1 when top scores below ``threshold`` answer "unknown"."""
+    scores = np.asarray(scores)
+    labels = np.asarray(labels).reshape(-1)
+    k = scores.shape[1]
+    top = scores.argmax(axis=1)
+    accepted = scores.max(axis=1) >= threshold
+    precisions, recalls, f1s = [], [], []
+    for c in range(k):
+        predicted = accepted & (top == c)
+        actual = labels == c
+        tp = float(np.sum(predicted & actual))
+        prec = tp / max(1.0, float(predicted.sum())) if predicted.any() else 0.0
+        rec = tp / max(1.0, float(actual.sum()))
+        precisions.append(prec)
+        recalls.append(rec)
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0)
+    return float(np.mean(precisions)), float(np.mean(recalls)), float(np.mean(f1s))
+
+
+def choose_multiclass_threshold(scores, labels, objective: str = "f1") -> ThresholdChoice:
+    """The "unknown" threshold on the top score, chosen on validation data."""
+    kind, target = parse_objective(objective)
+    candidates = np.round(np.arange(0.0, 0.96, 0.01), 2)
+    rows = [(t, *multiclass_rates(scores, labels, t)) for t in candidates]
+    met = True
+    note = ""
+    if kind == "f1":
+        best = max(rows, key=lambda r: (r[3], -r[0]))
+    elif kind == "recall":
+        ok = [r for r in rows if r[2] >= target]
+        best = max(ok, key=lambda r: (r[1], r[0])) if ok else max(rows, key=lambda r: r[2])
+        met = bool(ok)
+    else:
+        ok = [r for r in rows if r[1] >= target]
+        best = max(ok, key=lambda r: (r[2], -r[0])) if ok else max(rows, key=lambda r: r[3])
+        met = bool(ok)
+    if not met:
+        note = f"objective {objective} not reachable on validation; used the closest threshold"
+    return ThresholdChoice(float(best[0]), objective, float(best[1]), float(best[2]), float(best[3]), met, note)
+
+
+def sweep_table(scores, labels, thresholds=(0.1, 0.25, 0.5, 0.75, 0.9), binary: bool = True) -> list[dict]:
+    """Precision / recall / F1 at fixed thresholds, to show the trade-off."""
+    rows = []
+    for t in thresholds:
+        if binary:
+            s = np.asarray(scores).reshape(-1)
+            y = np.asarray(labels).reshape(-1).astype(bool)
+            pred = s >= t
+            tp = float(np.sum(pred & y))
+            prec = tp / pred.sum() if pred.any() else 0.0
+            rec = tp / max(1.0, float(y.sum()))
+            f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
+            rows.append({"threshold": float(t), "precision": prec, "recall": rec, "f1": f1, "flagged": int(pred.sum())})
+        else:
+            prec, rec, f1 = multiclass_rates(scores, labels, t)
+            rows.append({"threshold": float(t), "precision": prec, "recall": rec, "f1": f1})
+    return rows
+
+
+def validation_curve(scores, labels, points: int = 101) -> list[dict]:
+    """Precision and recall on a fixed grid of thresholds, for the app's slider."""
+    grid = np.linspace(0.0, 1.0, points)
+    return [
+        {"threshold": round(r["threshold"], 4), "precision": round(r["precision"], 4), "recall": round(r["recall"], 4)}
+        for r in sweep_table(scores, labels, tuple(grid), binary=True)
+    ]
