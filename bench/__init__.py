@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m bench.run` writes bench/RESULTS.md."""
+"""Benchmarks and experiments on real data (``make bench``); not part of the installed package."""

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -58,7 +59,7 @@ def run_app(args, started_at: float | None = None) -> int:
         window.open_bundle(bundle)
     else:
         window.banner.show_message("No model loaded: open a model bundle exported with `seefood export`.",
-                                   [("Open model…", window.choose_bundle)], error=False)
+                                   [("Open model…", window.choose_bundle)], error=False, topic="model")
     data_dir = args.data_dir or settings.value("data_dir", "")
     if data_dir and Path(data_dir).is_dir():
         window.set_data_dir(data_dir)
@@ -68,4 +69,9 @@ def run_app(args, started_at: float | None = None) -> int:
     if args.exit_after is not None:
         QTimer.singleShot(round(args.exit_after * 1000),
                           lambda: finish_timed_run(window, args.stats_json, args.screenshot))
-    return app.exec()
+    code = app.exec()
+    # Delete the window (and its finished threads) while QApplication still exists: leaving it to
+    # the garbage collector at interpreter exit can destroy them in the wrong order.
+    window.shutdown()
+    shiboken6.delete(window)
+    return code

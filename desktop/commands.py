@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     timed.add_argument("--stats-json", metavar="FILE", help="with --exit-after: write frame rates, inference "
                                                             "times and memory here")
     timed.add_argument("--screenshot", metavar="FILE", help="with --exit-after: save the window as a PNG here")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=_run, usage_error=parser.error)
 
 
 def _positive_int(text: str) -> int:
@@ -47,9 +47,7 @@ def _positive_float(text: str) -> float:
 def _run(args) -> int:
     started_at = time.perf_counter()  # before Qt, OpenCV and LiteRT load: start-up includes them
     if (args.stats_json or args.screenshot) and args.exit_after is None:
-        from seefood.cli import UserError
-
-        raise UserError("--stats-json and --screenshot need --exit-after SECONDS")
+        args.usage_error("--stats-json and --screenshot need --exit-after SECONDS")
     from desktop.app import run_app
 
     return run_app(args, started_at=started_at)

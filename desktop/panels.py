@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from seefood.bundle import Manifest
+from desktop.qtsignals import emit
 from desktop.worker import DEFAULT_SMOOTHING, MAX_SMOOTHING, Verdict
 
 TOP_K = 5
@@ -169,12 +170,12 @@ class ThresholdPanel(QGroupBox):
     @Slot(int)
     def _slider_moved(self, _value: int) -> None:
         self._show_value()
-        self.threshold_changed.emit(self.threshold)
+        emit(self.threshold_changed, self.threshold)
 
     @Slot()
     def _smoothing_edited(self) -> None:
         self.smooth_frames.setEnabled(self.smooth_check.isChecked())
-        self.smoothing_changed.emit(self.smoothing)
+        emit(self.smoothing_changed, self.smoothing)
 
 
 class RatesPanel(QLabel):
@@ -230,7 +231,7 @@ class CapturePanel(QGroupBox):
         self.buttons = {}
         for number, name in enumerate(classes, start=1):
             button = QPushButton()
-            button.clicked.connect(lambda _checked=False, n=name: self.capture_requested.emit(n))
+            button.clicked.connect(lambda _checked=False, n=name: emit(self.capture_requested, n))
             self._buttons_layout.addWidget(button)
             self.buttons[name] = button
             button.setProperty("key", number)
@@ -259,6 +260,7 @@ class MessageBanner(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("messageBanner")
+        self.topic = ""
         self.text = QLabel("")
         self.text.setWordWrap(True)
         self._actions = QHBoxLayout()
@@ -267,8 +269,11 @@ class MessageBanner(QFrame):
         layout.addLayout(self._actions)
         self.hide()
 
-    def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] = (), error: bool = True) -> None:
+    def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] = (), error: bool = True,
+                     topic: str = "") -> None:
+        """Show ``text``; ``topic`` ("model", "source", ...) lets ``clear(topic)`` remove only its own message."""
         self._clear_actions()
+        self.topic = topic
         background, foreground = ("#fde2e1", "#611a15") if error else ("#e5f1fb", "#0b3d62")
         self.setStyleSheet(f"#messageBanner {{ background: {background}; }} "
                            f"#messageBanner QLabel {{ color: {foreground}; }}")
@@ -278,12 +283,15 @@ class MessageBanner(QFrame):
             button.clicked.connect(callback)
             self._actions.addWidget(button)
         close = QPushButton("Dismiss")
-        close.clicked.connect(self.clear)
+        close.clicked.connect(lambda _checked=False: self.clear())
         self._actions.addWidget(close)
         self.show()
 
     @Slot()
-    def clear(self) -> None:
+    def clear(self, topic: str | None = None) -> None:
+        """Hide the message (only if it is about ``topic``, when one is given)."""
+        if topic is not None and topic != self.topic:
+            return
         self._clear_actions()
         self.text.setText("")
         self.hide()

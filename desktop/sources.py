@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from seefood.images import ImageReadError, classify_path, load_rgb
 from desktop.frames import Frame, LatestSlot
+from desktop.qtsignals import emit
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 DEFAULT_FPS = 30.0
@@ -110,7 +111,7 @@ class FrameSource(QObject):
         opener = {"camera": self._open_camera, "video": self._open_video,
                   "image": self._open_image, "folder": self._open_folder}.get(spec.kind)
         if opener is None:
-            self.failed.emit("unreadable", f"unknown source kind {spec.kind!r}")
+            emit(self.failed, "unreadable", f"unknown source kind {spec.kind!r}")
             return
         if opener(spec):
             self._next_due = time.perf_counter()
@@ -146,7 +147,7 @@ class FrameSource(QObject):
             if capture.isOpened():
                 found.append((index, f"camera {index}"))
             capture.release()
-        self.cameras_found.emit(found)
+        emit(self.cameras_found, found)
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class FrameSource(QObject):
         capture = open_camera(int(spec.target), spec.resolution)
         if not capture.isOpened():
             capture.release()
-            self.failed.emit("no_camera", f"No camera found at index {spec.target}. Open a video or image file instead, "
+            emit(self.failed, "no_camera", f"No camera found at index {spec.target}. Open a video or image file instead, "
                                           "or pick another camera.")
             return False
         self._capture = capture
@@ -170,7 +171,7 @@ class FrameSource(QObject):
         if capture is None or not capture.isOpened():
             if capture is not None:
                 capture.release()
-            self.failed.emit("unreadable", f"{path}: cannot open this video (missing file or unsupported format).")
+            emit(self.failed, "unreadable", f"{path}: cannot open this video (missing file or unsupported format).")
             return False
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.nominal_fps = float(fps) if fps and 0 < fps <= 240 else DEFAULT_FPS
@@ -196,7 +197,7 @@ class FrameSource(QObject):
         folder = Path(str(spec.target))
         paths = folder_images(folder) if folder.is_dir() else []
         if not paths:
-            self.failed.emit("unreadable", f"{folder}: no images in this folder (JPEG, PNG, BMP, GIF or WebP).")
+            emit(self.failed, "unreadable", f"{folder}: no images in this folder (JPEG, PNG, BMP, GIF or WebP).")
             return False
         self._paths = paths
         self._position = 0
@@ -206,7 +207,7 @@ class FrameSource(QObject):
         return True
 
     def _announce(self, spec: SourceSpec, width: int, height: int) -> None:
-        self.opened.emit({"kind": spec.kind, "name": spec.name, "fps": self.nominal_fps,
+        emit(self.opened, {"kind": spec.kind, "name": spec.name, "fps": self.nominal_fps,
                           "width": width, "height": height, "target": spec.target})
 
     # -- reading ---------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ class FrameSource(QObject):
             message = (f"Lost {self._spec.name}: it stopped sending frames (unplugged or used by another app)."
                        if reason == "camera_lost" else f"{self._spec.target}: cannot read frames from this video.")
             self._close()
-            self.failed.emit(reason, message)
+            emit(self.failed, reason, message)
             return False
         self._failures = 0
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # a new array: the frame owns its pixels
@@ -274,10 +275,10 @@ class FrameSource(QObject):
         try:
             return self._frame(load_rgb(path))
         except ImageReadError as error:
-            self.failed.emit("unreadable", f"{error}. Pick another file.")
+            emit(self.failed, "unreadable", f"{error}. Pick another file.")
             return None
         except FileNotFoundError:
-            self.failed.emit("unreadable", f"{path}: no such file.")
+            emit(self.failed, "unreadable", f"{path}: no such file.")
             return None
 
     def _frame(self, rgb: np.ndarray) -> Frame:
@@ -293,7 +294,7 @@ class FrameSource(QObject):
             self.first_frame_at = now
         self.last_frame_at = now
         if self.latest.put(frame):
-            self.frame_ready.emit()
+            emit(self.frame_ready)
 
     def _close(self) -> None:
         if self._timer is not None and self._timer.thread() is QThread.currentThread():

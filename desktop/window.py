@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QSettings, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
@@ -21,6 +21,7 @@ from desktop.capture import CaptureError, class_counts, count_images, save_captu
 from desktop.frames import Frame
 from desktop.panels import CapturePanel, MessageBanner, ModelPanel, RatesPanel, ThresholdPanel, VerdictPanel
 from desktop.preview import PreviewWidget
+from desktop.qtsignals import emit
 from desktop.sources import VIDEO_SUFFIXES, FrameSource, SourceSpec
 from desktop.stats import RunStats, measured_fps
 from desktop.worker import ClassifierWorker, LoadedModel, Verdict
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
         for index, description in cameras:
             self._action(self.camera_menu, description, lambda i=index: self.open_camera(i))
         self.camera_menu.addSeparator()
-        self._action(self.camera_menu, "Find cameras", lambda: self._probe_cameras.emit(PROBE_CAMERAS))
+        self._action(self.camera_menu, "Find cameras", lambda: emit(self._probe_cameras, PROBE_CAMERAS))
 
     def _start_threads(self, num_threads: int | None) -> None:
         self.source_thread = QThread(self)
@@ -187,7 +188,7 @@ class MainWindow(QMainWindow):
 
     def open_bundle(self, bundle_dir: Path | str) -> None:
         """Ask the worker to load a bundle; the current model keeps running if it fails."""
-        self._load_bundle.emit(str(Path(bundle_dir).resolve()))
+        emit(self._load_bundle, str(Path(bundle_dir).resolve()))
 
     def open_camera(self, index: int) -> None:
         self.open_source(SourceSpec("camera", int(index), self._resolution))
@@ -197,9 +198,9 @@ class MainWindow(QMainWindow):
 
     def open_source(self, spec: SourceSpec) -> None:
         self.source_spec = spec
-        self.banner.clear()
+        self.banner.clear("source")
         self.preview.clear(f"opening {spec.name}…")
-        self._open_source.emit(spec)
+        emit(self._open_source, spec)
 
     def retry_source(self) -> None:
         if self.source_spec is not None:
@@ -217,7 +218,7 @@ class MainWindow(QMainWindow):
         self.paused = paused
         self.pause_action.setChecked(paused)
         self.preview.set_overlay_text("PAUSED" if paused else "")
-        self._pause_source.emit(paused)
+        emit(self._pause_source, paused)
 
     def set_data_dir(self, folder: Path | str | None) -> None:
         self.data_dir = Path(folder) if folder else None
@@ -344,14 +345,14 @@ class MainWindow(QMainWindow):
             actions.append(("Retry", self.retry_source))
         if self.preview.frame is None:
             self.preview.clear("no picture: " + ("no camera" if reason == "no_camera" else "source failed"))
-        self.banner.show_message(message, actions)
+        self.banner.show_message(message, actions, topic="source")
 
     @Slot(list)
     def _cameras_found(self, cameras: list) -> None:
         self._fill_camera_menu(cameras)
         if not cameras:
             self.banner.show_message("No camera found. Open a video or image file instead.",
-                                     [("Open file…", self.choose_file)])
+                                     [("Open file…", self.choose_file)], topic="source")
 
     # -- slots: model ----------------------------------------------------------------------------
 
@@ -364,27 +365,27 @@ class MainWindow(QMainWindow):
         threshold = float(self.settings.value(self._threshold_key(), manifest.threshold))
         self.threshold_panel.set_model(manifest, threshold)
         if abs(threshold - manifest.threshold) > 1e-9:
-            self._set_threshold.emit(threshold)
+            emit(self._set_threshold, threshold)
         self.verdict_panel.set_model(manifest)
         self.model_panel.show_model(manifest, model.bundle_dir, model.interpreter)
         self.capture_panel.set_classes(manifest.classes)
         self._bind_capture_keys(manifest.classes)
         self._refresh_counts()
         self._watch(model.bundle_dir)
-        self.banner.clear()
+        self.banner.clear("model")
         self.statusBar().showMessage(("reloaded " if reloaded else "loaded ") + manifest.name, 4000)
         if self.preview.frame is not None:  # a still image or a paused picture gets a verdict at once
             self.worker.submit(self.preview.frame)
 
     @Slot(str)
     def _worker_error(self, message: str) -> None:
-        self.banner.show_message(message, [("Open model…", self.choose_bundle)])
+        self.banner.show_message(message, [("Open model…", self.choose_bundle)], topic="model")
 
     @Slot(float)
     def _threshold_moved(self, threshold: float) -> None:
         if self.model is not None:
             self.settings.setValue(self._threshold_key(), threshold)
-        self._set_threshold.emit(threshold)
+        emit(self._set_threshold, threshold)
 
     def _threshold_key(self) -> str:
         return f"thresholds/{self.model.manifest.model_sha256}"
@@ -451,8 +452,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._rates_timer.stop()
         self._reload_timer.stop()
-        self._stop_source.emit()
-        self._stop_worker.emit()
+        emit(self._stop_source)
+        emit(self._stop_worker)
         stopped = True
         for thread in (self.source_thread, self.worker_thread):
             if not thread.wait(THREAD_STOP_TIMEOUT_MS):

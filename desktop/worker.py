@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from seefood.bundle import Classifier, Manifest
 from desktop.frames import Frame, LatestSlot
+from desktop.qtsignals import emit
 
 DEFAULT_SMOOTHING = 5  # frames averaged; 1 turns smoothing off
 MAX_SMOOTHING = 30
@@ -97,7 +98,7 @@ class ClassifierWorker(QObject):
     def submit(self, frame: Frame) -> None:
         """Hand a frame over from any thread; replaces a frame still waiting."""
         if self.inbox.put(frame):
-            self._wake.emit()
+            emit(self._wake)
 
     @Slot(str)
     def load_bundle(self, bundle_dir: str) -> None:
@@ -106,12 +107,12 @@ class ClassifierWorker(QObject):
             classifier = Classifier(bundle_dir, num_threads=self.num_threads)
         except Exception as error:  # BundleError, or an interpreter that rejects the file
             kept = " The current model keeps running." if self._classifier else ""
-            self.error.emit(f"Cannot load model bundle: {error}{kept}")
+            emit(self.error, f"Cannot load model bundle: {error}{kept}")
             return
         self._classifier = classifier
         self._threshold = classifier.threshold
         self._smoother.reset()
-        self.model_loaded.emit(LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name))
+        emit(self.model_loaded, LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name))
 
     @Slot(float)
     def set_threshold(self, threshold: float) -> None:
@@ -119,7 +120,7 @@ class ClassifierWorker(QObject):
         self._threshold = float(threshold)
         scores = self._smoother.latest
         if self._classifier is not None and scores is not None:
-            self.results.emit(self._verdict(scores, 0.0), 0.0)
+            emit(self.results, self._verdict(scores, 0.0), 0.0)
 
     @Slot(int)
     def set_smoothing(self, window: int) -> None:
@@ -141,13 +142,13 @@ class ClassifierWorker(QObject):
         try:
             prediction = self._classifier.classify(frame.rgb, self._threshold)
         except Exception as error:  # a model that fails at run time must not kill the thread
-            self.error.emit(f"Inference failed on frame {frame.index}: {error}")
+            emit(self.error, f"Inference failed on frame {frame.index}: {error}")
             return
         self.frames_classified += 1
         self._last_frame_index = frame.index
         scores = np.array([prediction.scores[name] for name in self._classifier.classes], dtype=np.float32)
         smoothed = self._smoother.add(scores)
-        self.results.emit(self._verdict(smoothed, prediction.inference_ms), prediction.inference_ms)
+        emit(self.results, self._verdict(smoothed, prediction.inference_ms), prediction.inference_ms)
 
     def _verdict(self, scores: np.ndarray, inference_ms: float) -> Verdict:
         classifier = self._classifier

@@ -105,5 +105,7 @@ def format_bench(result: dict) -> str:
     if keras:
         lines.append(f"peak RSS after loading Keras/TensorFlow: {keras['peak_rss_mb']:.1f} MiB")
         ratio = result["model"]["p50_ms"] / keras["predict"]["p50_ms"]
-        lines.append(f"bundle / keras predict latency (p50): {ratio:.3f}")
+        lines.append(
+            f"bundle / keras predict latency (p50): {ratio:.4g} (Keras predict is {1 / ratio:.0f}x slower per frame)"
+        )
     return "\n".join(lines)

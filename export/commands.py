@@ -127,7 +127,7 @@ def run_export(args) -> int:
         representative = convert.representative_dataset(sample, lambda path: load_fitted(path, size))
     from seefood import __version__
 
-    reports = []
+    reports, keras_cache = [], {}
     with bundle_writer.staging(args.out, args.force) as tmp:
         for mode in modes:
             folder = tmp if len(modes) == 1 else tmp / mode
@@ -143,7 +143,7 @@ def run_export(args) -> int:
             bundle_writer.write_bundle_files(folder, run, mode, tflite)
             if not args.no_verify:
                 print(f"verifying {mode} ...", file=sys.stderr)
-                report = verify.verify_bundle(folder, run.run_dir, tolerances, keras_model=model)
+                report = verify.verify_bundle(folder, run.run_dir, tolerances, keras_model=model, cache=keras_cache)
                 verify.record(folder, report)
                 reports.append(report)
             bundle_writer.write_readme(folder)

@@ -210,12 +210,20 @@ def _resolve_source(bundle_dir: Path, manifest_raw: dict, source: Path | None) -
 # ---------------------------------------------------------------- verification
 
 
-def _score_images(classifier: Classifier, keras_model, task: str, items, image_size: int):
-    images = np.stack([load_fitted(path, image_size) for path, _ in items])
-    keras_out = keras_model.predict(images, batch_size=32, verbose=0)
+def _score_images(classifier: Classifier, keras_model, task: str, items, image_size: int, cache: dict | None):
+    """Keras and TFLite class scores and targets; images and Keras scores are reused from ``cache``
+    (export --quantize all verifies four bundles against the same model and photos)."""
+    key = (id(keras_model), image_size, tuple(items))
+    if cache is not None and key in cache:
+        images, keras_scores = cache[key]
+    else:
+        images = np.stack([load_fitted(path, image_size) for path, _ in items])
+        keras_scores = class_scores(task, keras_model.predict(images, batch_size=32, verbose=0))
+        if cache is not None:
+            cache[key] = (images, keras_scores)
     tflite_out = np.stack([classifier.raw_output(image) for image in images])
     targets = np.array([t for _, t in items], dtype=int)
-    return class_scores(task, keras_out), class_scores(task, tflite_out), targets
+    return keras_scores, class_scores(task, tflite_out), targets
 
 
 def check(report: dict, tolerances: Tolerances) -> list[str]:
@@ -234,7 +242,7 @@ def check(report: dict, tolerances: Tolerances) -> list[str]:
 
 
 def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tolerances: Tolerances = Tolerances(),
-                  latency_runs: int = 50, keras_model=None) -> dict:
+                  latency_runs: int = 50, keras_model=None, cache: dict | None = None) -> dict:
     """Compare the bundle with its run's Keras model; return the report (nothing written)."""
     from export.bench import bench_bundle
 
@@ -255,7 +263,7 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
     size = manifest.preprocessing.image_size
     results, agree, total, max_diff, scored = {}, 0.0, 0, 0.0, {}
     for name, items in splits.items():
-        keras, tflite, targets = _score_images(classifier, model, run.task, items, size)
+        keras, tflite, targets = _score_images(classifier, model, run.task, items, size, cache)
         scored[name] = (keras, tflite, targets)
         result = compare_split(run.task, keras, tflite, targets, threshold, manifest.classes)
         results[name] = result

@@ -227,10 +227,14 @@ class Classifier:
     def raw_output(self, model_input: np.ndarray) -> np.ndarray:
         """Model output (probabilities, dequantized) for a batch of 1 already-fitted uint8 image."""
         tensor = model_input[np.newaxis]
-        if self._input["dtype"] != np.uint8:
-            scale, zero = self._input.get("quantization", (0.0, 0))
-            if self._input["dtype"] in (np.int8,) and scale:
-                tensor = np.clip(np.round(tensor / scale + zero), -128, 127)
+        scale, zero = self._input.get("quantization", (0.0, 0))
+        quantized_pixels = self._input["dtype"] == np.uint8 and scale and (scale, zero) != (1.0, 0)
+        if self._input["dtype"] != np.uint8 or quantized_pixels:
+            # Raw pixels are what SeeFood models take; a foreign model whose input is quantized
+            # (int8, or uint8 with another scale) gets the pixels mapped onto its scale.
+            if self._input["dtype"] in (np.int8, np.uint8) and scale:
+                info = np.iinfo(self._input["dtype"])
+                tensor = np.clip(np.round(tensor / scale + zero), info.min, info.max)
             tensor = tensor.astype(self._input["dtype"])
         self.interpreter.set_tensor(self._input["index"], tensor)
         self.interpreter.invoke()

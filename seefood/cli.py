@@ -13,6 +13,7 @@ import sys
 # Modules that define ``register(subparsers)``; each adds its subcommands and sets ``func``.
 COMMAND_MODULES = (
     "training.commands",
+    "training.compare_commands",
     "export.commands",
     "desktop.commands",
     "seefood.demo_commands",
@@ -74,4 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so exception classes are the ones other modules import.
+    from seefood.cli import main as _main
+
+    sys.exit(_main())

@@ -26,7 +26,6 @@ MUSTARD = (0.95, 0.78, 0.10)
 KETCHUP = (0.75, 0.08, 0.06)
 
 
-
 def _color(rng, base, amount=0.15):
     return _jitter(rng, base, amount)
 

@@ -66,6 +66,6 @@ def fit_to_input(rgb: np.ndarray, image_size: int) -> np.ndarray:
     square = rgb[top:bottom, left:right]
     if square.shape[0] == image_size and square.shape[1] == image_size:
         return np.ascontiguousarray(square)
-    image = Image.fromarray(np.ascontiguousarray(square), mode="RGB")
+    image = Image.fromarray(np.ascontiguousarray(square))
     image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)

@@ -20,6 +20,7 @@ import pytest
 IMAGE_SIZE = 32
 POSITIVE = "hotdog"
 NEGATIVE = "not_hotdog"
+MULTICLASS = ["red_food", "green_food", "blue_food"]
 VALIDATION_CURVE = [
     {"threshold": round(t, 2), "precision": round(0.5 + 0.45 * t, 3), "recall": round(1.0 - 0.8 * t, 3)}
     for t in np.linspace(0.05, 0.95, 19)
@@ -31,16 +32,20 @@ def red_score(red: float) -> float:
     return float(1.0 / (1.0 + np.exp(-2.0 * (red / 127.5 - 1.0))))
 
 
-def build_keras_model():
+def build_keras_model(classes: int = 1):
+    """Binary (one sigmoid output driven by red) or ``classes`` softmax outputs (class i driven by channel i)."""
     import keras
 
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    dense = keras.layers.Dense(1, activation="sigmoid")
+    dense = keras.layers.Dense(classes, activation="sigmoid" if classes == 1 else "softmax")
     outputs = dense(x)
     model = keras.Model(inputs, outputs)
-    dense.set_weights([np.array([[2.0], [0.0], [0.0]], dtype=np.float32), np.zeros(1, dtype=np.float32)])
+    weights = np.zeros((3, classes), np.float32)
+    for i in range(classes):
+        weights[i % 3, i] = 2.0 if classes == 1 else 4.0
+    dense.set_weights([weights, np.zeros(classes, dtype=np.float32)])
     return model
 
 
@@ -50,26 +55,28 @@ def convert_to_tflite(model) -> bytes:
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def write_bundle(out: Path, tflite: bytes, name: str = "tiny-hotdog", threshold: float = 0.5) -> Path:
-    """A bundle folder that ``seefood.bundle.load_manifest`` accepts."""
+def write_bundle(out: Path, tflite: bytes, name: str = "tiny-hotdog", threshold: float = 0.5,
+                 classes: list[str] | None = None) -> Path:
+    """A bundle folder that ``seefood.bundle.load_manifest`` accepts (multi-class when ``classes`` is given)."""
     out.mkdir(parents=True, exist_ok=True)
+    labels = classes or [POSITIVE]
     (out / "model.tflite").write_bytes(tflite)
-    (out / "labels.txt").write_text(POSITIVE + "\n", encoding="utf-8")
+    (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
     manifest = {
         "schema_version": 1,
         "name": name,
-        "task": "binary",
-        "labels": [POSITIVE],
-        "classes": [NEGATIVE, POSITIVE],
-        "positive_class": POSITIVE,
-        "negative_class": NEGATIVE,
+        "task": "multiclass" if classes else "binary",
+        "labels": labels,
+        "classes": classes or [NEGATIVE, POSITIVE],
+        "positive_class": None if classes else POSITIVE,
+        "negative_class": None if classes else NEGATIVE,
         "input": {"width": IMAGE_SIZE, "height": IMAGE_SIZE, "channels": 3, "dtype": "uint8",
                   "color_order": "RGB", "crop": "center-crop to square, then resize",
                   "resize": "bilinear (Pillow, antialiased)"},
         "preprocessing": {"image_size": IMAGE_SIZE, "scale": 1.0 / 127.5, "offset": -1.0},
         "threshold": threshold,
         "threshold_objective": "f1",
-        "validation_curve": VALIDATION_CURVE,
+        "validation_curve": [] if classes else VALIDATION_CURVE,
         "quantization": "float32",
         "model_file": "model.tflite",
         "labels_file": "labels.txt",
@@ -110,6 +117,14 @@ def bundle_dir(tmp_path_factory, tiny_tflite) -> Path:
 @pytest.fixture(scope="session")
 def video_file(tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("video") / "red200.avi", red=200)
+
+
+@pytest.fixture(scope="session")
+def multiclass_bundle_dir(tmp_path_factory) -> Path:
+    """Classes red_food, green_food, blue_food: the strongest colour channel wins."""
+    tflite = convert_to_tflite(build_keras_model(classes=3))
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "tiny-colours", tflite, name="tiny-colours",
+                        threshold=0.5, classes=MULTICLASS)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from desktop.app import make_settings  # noqa: E402
 from desktop.sources import SourceSpec  # noqa: E402
 from desktop.window import MainWindow  # noqa: E402
 from desktop_fixtures import (  # noqa: E402,F401 (fixtures)
-    NEGATIVE, POSITIVE, bundle_dir, fresh_bundle, red_score, tiny_tflite, video_file, write_bundle,
+    NEGATIVE, POSITIVE, bundle_dir, fresh_bundle, multiclass_bundle_dir, red_score, tiny_tflite, video_file,
+    write_bundle,
 )
 
 WAIT_MS = 10000
@@ -147,3 +148,78 @@ def test_closing_stops_every_thread_and_releases_the_source(qtbot, tmp_path, bun
     assert win.source._capture is None
     alive = [t for t in threading.enumerate() if t not in before and not isinstance(t, threading._DummyThread)]
     assert alive == []
+
+
+def test_multiclass_shows_top_classes_and_unknown_below_the_threshold(qtbot, window, multiclass_bundle_dir, tmp_path):
+    from PIL import Image
+
+    still = tmp_path / "greenish.png"
+    Image.new("RGB", (120, 120), (40, 230, 60)).save(still)
+    window.open_bundle(multiclass_bundle_dir)
+    window.open_path(still)
+    qtbot.waitUntil(lambda: window.last_verdict is not None, timeout=WAIT_MS)
+    assert window.verdict_panel.label.text() == "green_food"
+    assert [name.text() for name, _bar in window.verdict_panel._rows][0] == "green_food"
+    assert len(window.verdict_panel._rows) == 3
+    assert "no validation curve" in window.threshold_panel.tradeoff_label.text()
+    window.threshold_panel.set_threshold(min(1.0, window.last_verdict.confidence + 0.05))
+    qtbot.waitUntil(lambda: window.verdict_panel.label.text() == "unknown", timeout=WAIT_MS)
+    assert window.grab().save(str(tmp_path / "multiclass.png"))
+
+
+def test_dropping_a_folder_plays_it_and_dropping_a_bundle_loads_it(qtbot, window, bundle_dir, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (64, 48), (230, 100, 100)).save(folder / "a.jpg")
+    (folder / "notes.txt").write_text("not a photo")
+    window.open_dropped(bundle_dir)
+    qtbot.waitUntil(lambda: window.model is not None, timeout=WAIT_MS)
+    window.open_dropped(folder)
+    qtbot.waitUntil(lambda: window.last_verdict is not None, timeout=WAIT_MS)
+    assert window.source_spec.kind == "folder"
+    assert window.preview.frame.width == 64
+
+
+class _CameraThatDies:
+    """Stands in for cv2.VideoCapture on a camera: a few frames, then nothing (unplugged)."""
+
+    def __init__(self, frames: int = 5):
+        self.left = frames
+        self.released = False
+
+    def isOpened(self):  # noqa: N802 (OpenCV name)
+        return True
+
+    def get(self, _prop):
+        return 0.0
+
+    def read(self):
+        import numpy as np
+
+        if self.left <= 0:
+            return False, None
+        self.left -= 1
+        return True, np.full((48, 64, 3), 120, np.uint8)
+
+    def grab(self):
+        return self.left > 0
+
+    def release(self):
+        self.released = True
+
+
+def test_camera_lost_mid_run_shows_a_message_and_retry_works(qtbot, window, bundle_dir, monkeypatch):
+    import desktop.sources
+
+    cameras = []
+    monkeypatch.setattr(desktop.sources, "open_camera", lambda index, resolution=None: cameras.append(
+        _CameraThatDies()) or cameras[-1])
+    window.open_bundle(bundle_dir)
+    window.open_camera(0)
+    qtbot.waitUntil(lambda: "Lost camera 0" in window.banner.text.text(), timeout=WAIT_MS)
+    assert window.preview.frame is not None  # the last picture stays on screen
+    assert cameras[0].released
+    window.retry_source()
+    qtbot.waitUntil(lambda: len(cameras) == 2 and cameras[1].released, timeout=WAIT_MS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,18 @@ def test_tradeoff_picks_the_nearest_curve_point():
     curve = [{"threshold": t, "precision": t, "recall": 1 - t} for t in (0.1, 0.5, 0.9)]
     assert tradeoff_at(curve, 0.62)["threshold"] == 0.5
     assert tradeoff_at([], 0.5) is None
+
+
+def test_emitting_signals_from_python_keeps_true_alive():
+    from PySide6.QtCore import QObject, Signal
+
+    from desktop.qtsignals import emit
+
+    class Pinger(QObject):
+        ping = Signal(int)
+
+    pinger = Pinger()
+    before = sys.getrefcount(True)
+    for i in range(500):
+        emit(pinger.ping, i)
+    assert sys.getrefcount(True) >= before - 5

@@ -30,6 +30,9 @@ class TrainConfig:
     threshold_objective: ``f1``, ``recall>=X`` or ``precision>=X``; chosen on validation data.
     val_fraction, test_fraction: share of each class held out, assigned by content hash so that
         adding photos never moves an existing validation or test photo into training.
+    seed: model initialisation and shuffling.
+    split_seed: the seed of the validation/test split; None uses ``seed``. ``seefood compare``
+        fixes it while varying ``seed`` so that every repeat is judged on the same photos.
     mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
     distribute: ``auto`` (TF_CONFIG → multi-worker, several GPUs → mirrored), ``mirrored``, ``none``.
     init_from: an earlier run folder whose weights start this run (after adding photos).
@@ -53,6 +56,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     seed: int = 1337
+    split_seed: int | None = None
     mixed_precision: str = "auto"
     distribute: str = "auto"
     init_from: str | None = None

@@ -137,7 +137,8 @@ def train(cfg: TrainConfig) -> Path:
     from training.models import build_model
     from training.pipeline import training_dataset, validation_dataset
 
-    inv = discover(cfg.data_dir, cfg.seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    inv = discover(cfg.data_dir, split_seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side)
     train_counts_folder = {c: 0 for c in inv.folder_classes}
     for ex in inv.examples:
         if ex.split == "train":

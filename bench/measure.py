@@ -1,0 +1,181 @@
+"""Measurements for ``make bench``: each function measures one thing and returns plain numbers.
+
+Input-pipeline functions take the same list of files so their images/s compare like for like;
+the files are read once beforehand (``warm_page_cache``) so no contender pays for cold disk reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def class_files(folder: Path, per_class: int | None = None) -> list[tuple[str, int]]:
+    """(path, class index) for folder/<class>/*, at most ``per_class`` of each, in a stable order."""
+    classes = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+    items = []
+    for index, cls in enumerate(classes):
+        files = sorted(p for p in cls.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        items += [(str(p), index) for p in files[:per_class]]
+    return items
+
+
+def link_subset(items: list[tuple[str, int]], classes: list[str], dst: Path) -> Path:
+    """dst/<class>/<file> symlinks: the same files as a folder, for image_dataset_from_directory."""
+    for path, index in items:
+        folder = dst / classes[index]
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / Path(path).name
+        if not link.exists():
+            os.symlink(Path(path).resolve(), link)
+    return dst
+
+
+def generate_photos(dst: Path, classes: int = 5, per_class: int = 96, size=(384, 512), seed: int = 0) -> Path:
+    """Photo-sized JPEGs (noisy colour fields) when food5 is absent: decode cost like real photos."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for c in range(classes):
+        folder = dst / f"class_{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        colour = rng.integers(30, 225, 3)
+        for i in range(per_class):
+            pixels = np.clip(rng.normal(colour, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{c}_{i}.jpg", quality=90)
+    return dst
+
+
+def warm_page_cache(paths: list[str]) -> int:
+    total = 0
+    for p in paths:
+        total += len(Path(p).read_bytes())
+    return total
+
+
+def _rate(count: int, seconds: float) -> dict:
+    return {"images": count, "seconds": seconds, "images_per_s": count / seconds if seconds > 0 else float("inf")}
+
+
+def pillow_loop(paths: list[str], image_size: int) -> dict:
+    """One file after another: decode, crop and resize with the shared preprocessing, in Python."""
+    from training.pipeline import load_fitted
+
+    start = time.perf_counter()
+    for p in paths:
+        load_fitted(p, image_size)
+    return _rate(len(paths), time.perf_counter() - start)
+
+
+def tfdata_pipeline(paths: list[str], targets: list[int], image_size: int, batch_size: int = 32) -> dict:
+    """One pass of the training tf.data pipeline (parallel decode; the first pass fills its cache)."""
+    from training.pipeline import AUTOTUNE, labelled_dataset
+
+    ds = labelled_dataset(paths, targets, image_size, 1, True).batch(batch_size).prefetch(AUTOTUNE)
+    start = time.perf_counter()
+    count = sum(int(x.shape[0]) for x, _ in ds)
+    return _rate(count, time.perf_counter() - start)
+
+
+def keras_directory_loader(folder: Path, image_size: int, batch_size: int = 32) -> dict:
+    """``keras.utils.image_dataset_from_directory`` without caching: one pass over the folder."""
+    import keras
+
+    ds = keras.utils.image_dataset_from_directory(
+        str(folder), image_size=(image_size, image_size), batch_size=batch_size, shuffle=False,
+        crop_to_aspect_ratio=True, verbose=False,
+    )
+    start = time.perf_counter()
+    count = sum(int(x.shape[0]) for x, _ in ds)
+    return _rate(count, time.perf_counter() - start)
+
+
+def training_throughput(paths: list[str], targets: list[int], image_size: int, epochs: int = 3,
+                        batch_size: int = 32, augment: str = "light", balance: str = "oversample") -> dict:
+    """small_cnn trained as ``seefood train`` trains it (same pipeline, model, loss), timed per epoch.
+    Epoch 1 includes decoding every photo into the cache; later epochs are the steady state."""
+    import keras
+
+    from training.balance import initial_bias, plan_balance
+    from training.models import build_model
+    from training.pipeline import training_dataset
+
+    binary_targets = [1 if t == 0 else 0 for t in targets]  # first class against the rest
+    counts = [binary_targets.count(0), binary_targets.count(1)]
+    plan = plan_balance(balance, counts)
+    ds, steps = training_dataset(paths, binary_targets, image_size, 1, True, plan, batch_size, seed=0)
+    model, _ = build_model("small_cnn", image_size, 1, True, augment, output_bias=initial_bias(plan, True))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.BinaryCrossentropy())
+    times: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[Timer()], verbose=0, shuffle=False)
+    images = steps * batch_size
+    steady = times[1:] or times
+    return {"images_per_epoch": images, "epoch_seconds": times,
+            "first_epoch_images_per_s": images / times[0],
+            "steady_images_per_s": images / float(np.median(steady))}
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    """An MJPG video at ``fps`` from RGB frames (what ``seefood app --source`` plays at its own rate)."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path}")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def video_frames(paths: list[str], count: int, size=(640, 480)) -> list[np.ndarray]:
+    """``count`` 640x480 RGB frames cycling through photos (each held for 15 frames, like panning a plate)."""
+    from PIL import Image
+
+    from seefood.images import load_rgb
+
+    w, h = size
+    stills = [np.asarray(Image.fromarray(load_rgb(p)).resize((w, h))) for p in paths[: max(1, count // 15)]]
+    return [stills[(i // 15) % len(stills)] for i in range(count)]
+
+
+def fresh_process(argv: list[str]) -> list[str]:
+    """``argv`` started by a small shell that forks it, so that its peak RSS is its own.
+
+    Linux keeps ``ru_maxrss`` across fork + exec: a child started straight from this process (which
+    holds TensorFlow and a model) would report this process's peak as its own. The shell forks
+    (it has a command after ``"$@"``, so it cannot exec in place) from its own small address space."""
+    return ["/bin/sh", "-c", '"$@"; exit $?', "sh", *argv]
+
+
+def run_stats_command(argv: list[str], stats_json: Path, timeout: float) -> dict:
+    """Run a timed app (or baseline) process and read its --stats-json file."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(fresh_process(argv), env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not stats_json.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"exit {proc.returncode}: {' / '.join(tail)}")
+    return json.loads(stats_json.read_text(encoding="utf-8"))
+
+
+def seefood_argv(*args: str) -> list[str]:
+    """``seefood ...`` through this interpreter (works without the console script on PATH)."""
+    return [sys.executable, "-m", "seefood.cli", *args]

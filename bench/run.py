@@ -1,0 +1,288 @@
+"""``make bench`` / ``python -m bench.run``: speed and memory, side by side, written to bench/RESULTS.md.
+
+Rows: input pipeline (training tf.data vs a Pillow loop vs keras image_dataset_from_directory),
+small_cnn training throughput on CPU, one-frame inference (Keras vs TFLite in four quantizations
+and two thread counts), and the desktop app against the Keras-in-the-GUI-thread baseline.
+Data: the food5 training photos when ../shared/data/food5 exists, otherwise generated photos
+(food5-only rows then say so). Environment knobs:
+
+- ``BENCH_RUN=RUN_DIR``: the trained run to export and time (default: a run from
+  runs/compare-food5, else a one-epoch run trained here);
+- ``BENCH_FULL_TRAIN=1``: also time a default ``seefood train`` on food5 at 1:8 (about 10+ minutes);
+  the result is kept in bench/full_train.json and reported by later runs;
+- ``BENCH_APP_SECONDS`` (default 12): how long each app run plays the video;
+- ``BENCH_OUT``: where to write RESULTS.md (default bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import measure
+from bench.food5 import FOOD5, make_imbalanced
+from bench.results import Row, load_average, machine_info, skipped, verdict, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE_SIZE = 128  # small_cnn's default input side
+PIPELINE_PER_CLASS = 96
+FULL_TRAIN_FILE = ROOT / "bench" / "full_train.json"
+COMPARE_RUNS = ROOT / "runs" / "compare-food5" / "runs"
+THIS = "python -m bench.run"
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def _ms(stats: dict) -> str:
+    return f"p50 {stats['p50_ms']:.2f} ms, p95 {stats['p95_ms']:.2f} ms"
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+def bench_data(work: Path) -> tuple[Path, str]:
+    """(folder of class subfolders, description): a food5 subset, or generated photos."""
+    if (FOOD5 / "train").is_dir():
+        items = measure.class_files(FOOD5 / "train", PIPELINE_PER_CLASS)
+        classes = sorted(p.name for p in (FOOD5 / "train").iterdir() if p.is_dir())
+        folder = measure.link_subset(items, classes, work / "pipeline_data")
+        return folder, f"food5 train, first {PIPELINE_PER_CLASS} photos of each of {len(classes)} classes"
+    folder = measure.generate_photos(work / "pipeline_data", per_class=PIPELINE_PER_CLASS)
+    return folder, f"generated 512x384 JPEGs, {PIPELINE_PER_CLASS} per class x 5 (food5 not found at {FOOD5})"
+
+
+# --- sections --------------------------------------------------------------------------------------------------
+
+def pipeline_rows(folder: Path, described: str) -> list[Row]:
+    items = measure.class_files(folder)
+    paths, targets = [p for p, _ in items], [t for _, t in items]
+    measure.warm_page_cache(paths)
+    _log(f"input pipeline on {len(paths)} photos")
+    ours = measure.tfdata_pipeline(paths, targets, IMAGE_SIZE)
+    pillow = measure.pillow_loop(paths, IMAGE_SIZE)
+    keras_dir = measure.keras_directory_loader(folder, IMAGE_SIZE)
+    section = "Input pipeline (images/s, one pass, decode + crop + resize to 128 px)"
+    note = f"{len(paths)} photos: {described}"
+    return [
+        Row(section, "training tf.data pipeline (training/pipeline.py, first pass)", f"{ours['images_per_s']:.0f} img/s",
+            f"{ours['images_per_s'] / pillow['images_per_s']:.2f}x the Pillow loop, "
+            f"{ours['images_per_s'] / keras_dir['images_per_s']:.2f}x image_dataset_from_directory",
+            "faster than the Pillow loop", verdict(ours["images_per_s"] > pillow["images_per_s"]), THIS, note),
+        Row(section, "per-file Pillow loop (seefood.preprocessing, one thread)", f"{pillow['images_per_s']:.0f} img/s",
+            "1.00x", "", "n/a", THIS),
+        Row(section, "keras.utils.image_dataset_from_directory, no cache", f"{keras_dir['images_per_s']:.0f} img/s",
+            f"{keras_dir['images_per_s'] / pillow['images_per_s']:.2f}x the Pillow loop", "", "n/a", THIS),
+    ]
+
+
+def training_rows(folder: Path) -> list[Row]:
+    items = measure.class_files(folder)
+    paths, targets = [p for p, _ in items], [t for _, t in items]
+    _log("training throughput (small_cnn, 128 px, 3 epochs)")
+    result = measure.training_throughput(paths, targets, IMAGE_SIZE, epochs=3)
+    section = "Training (CPU)"
+    epochs = ", ".join(f"{s:.1f}" for s in result["epoch_seconds"])
+    rows = [
+        Row(section, "small_cnn 128 px, oversample + light augmentation: steady-state epoch",
+            f"{result['steady_images_per_s']:.0f} img/s",
+            f"{result['steady_images_per_s'] / result['first_epoch_images_per_s']:.2f}x the first epoch "
+            f"({result['first_epoch_images_per_s']:.0f} img/s, which also decodes every photo into the cache)",
+            "", "n/a", THIS, f"{result['images_per_epoch']} images/epoch; epoch times {epochs} s"),
+        Row(section, "GPU, with and without mixed precision", "not available: no GPU on this machine",
+            target="", holds="not measured"),
+    ]
+    rows.append(full_training_row(result["steady_images_per_s"]))
+    return rows
+
+
+def full_training_row(steady_images_per_s: float) -> Row:
+    section = "Training (CPU)"
+    target = "< 10 min to early stopping on 2 cores for ~2,000 photos"
+    what = "default `seefood train` wall time on food5 at 1:8 (small_cnn 128 px, up to 40 epochs, early stopping)"
+    if os.environ.get("BENCH_FULL_TRAIN") == "1":
+        if not (FOOD5 / "train").is_dir():
+            return skipped(section, what, f"food5 not found at {FOOD5}", target)
+        data = make_imbalanced(Path(tempfile.mkdtemp(prefix="seefood-bench-f5-")))
+        out = Path(tempfile.mkdtemp(prefix="seefood-bench-train-")) / "run"
+        argv = measure.seefood_argv("train", str(data), "--out", str(out), "--positive", "baby_back_ribs")
+        _log("full default training (BENCH_FULL_TRAIN=1)")
+        start = time.perf_counter()
+        import subprocess
+
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        record = {"seconds": seconds, "epochs_run": run["epochs_run"], "date": run["created"],
+                  "photos": sum(1 for _ in (data / "train").rglob("*.jpg")), "load_average": load_average(),
+                  "command": "seefood train FOOD5_1to8 --out RUN --positive baby_back_ribs"}
+        FULL_TRAIN_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if FULL_TRAIN_FILE.is_file():
+        r = json.loads(FULL_TRAIN_FILE.read_text(encoding="utf-8"))
+        return Row(section, what, f"{r['seconds'] / 60:.1f} min ({r['epochs_run']} epochs)", "", target,
+                   verdict(r["seconds"] < 600), r["command"],
+                   f"measured {r['date']} with BENCH_FULL_TRAIN=1, {r['photos']} training photos, load {r['load_average']}")
+    estimate = _estimate_from_compare(steady_images_per_s)
+    return Row(section, what, f"not measured in this run (set BENCH_FULL_TRAIN=1); {estimate}", "", target,
+               "not measured", "BENCH_FULL_TRAIN=1 python -m bench.run")
+
+
+def _estimate_from_compare(steady_images_per_s: float) -> str:
+    """A measured per-epoch figure from the food5 comparison, or this run's throughput."""
+    runs = sorted(COMPARE_RUNS.glob("*-r0/run.json")) if COMPARE_RUNS.is_dir() else []
+    for path in runs:
+        if "oversample+augment" in path.parent.name:
+            run = json.loads(path.read_text(encoding="utf-8"))
+            per_epoch = run["train_seconds"] / max(1, run["epochs_run"])
+            return (f"runs/compare-food5 {path.parent.name}: {run['epochs_run']} epochs in {run['train_seconds']:.0f} s "
+                    f"({per_epoch:.0f} s/epoch with evaluation) -> 40 epochs would take {40 * per_epoch / 60:.0f} min, "
+                    "early stopping ends sooner")
+    per_epoch = 1440 / steady_images_per_s
+    return f"at this run's {steady_images_per_s:.0f} img/s, ~1,440 training photos take {per_epoch:.0f} s/epoch"
+
+
+def find_run() -> Path | None:
+    if os.environ.get("BENCH_RUN"):
+        return Path(os.environ["BENCH_RUN"])
+    if COMPARE_RUNS.is_dir():
+        for run in sorted(COMPARE_RUNS.glob("*-r0")):
+            config = run / "config.json"
+            if (run / "model.keras").is_file() and config.is_file():
+                if json.loads(config.read_text(encoding="utf-8")).get("image_size") == IMAGE_SIZE:
+                    return run
+    return None
+
+
+def ensure_run(folder: Path, work: Path) -> tuple[Path, str]:
+    run = find_run()
+    if run is not None:
+        return run, f"model from {run}"
+    out = work / "run"
+    _log("no trained run found: training one epoch for the inference rows")
+    from training.config import TrainConfig
+    from training.train import train
+
+    train(TrainConfig(data_dir=str(folder), out=str(out), epochs=1, image_size=IMAGE_SIZE))
+    return out, "one-epoch run trained by the bench (latency does not depend on the weights)"
+
+
+def inference_rows(run: Path, work: Path, described: str) -> tuple[list[Row], Path | None]:
+    import subprocess
+
+    from export.bench import bench_bundle, bench_keras
+    from training.run_io import load_run
+
+    section = "Inference, one frame (batch of 1, fitted 128 px input, CPU)"
+    info = load_run(run)
+    model = info.load_model()
+    _log("Keras predict / direct call")
+    keras_stats = bench_keras(model, info.preprocessing.image_size, runs=60, warmup=5)
+    base = keras_stats["predict"]["p50_ms"]
+    rows = [
+        Row(section, "Keras model.predict", _ms(keras_stats["predict"]), "1.00x", "", "n/a", THIS, described),
+        Row(section, "Keras model(x, training=False)", _ms(keras_stats["direct"]),
+            f"{base / keras_stats['direct']['p50_ms']:.1f}x faster than predict", "", "n/a", THIS),
+    ]
+    bundles = work / "bundles"
+    export_cmd = ["export", str(run), "--out", str(bundles), "--quantize", "all", "--no-verify", "--force"]
+    _log("exporting float32 / float16 / dynamic / int8")
+    proc = subprocess.run(measure.seefood_argv(*export_cmd), capture_output=True, text=True)
+    if proc.returncode != 0 or not (bundles / "float32" / "model.tflite").is_file():
+        reason = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        rows.append(skipped(section, "TFLite bundles", f"seefood export failed: {reason[0]}", command="seefood " + shlex.join(export_cmd)))
+        return rows, None
+    sizes = {}
+    for mode in ("float32", "float16", "dynamic", "int8"):
+        sizes[mode] = (bundles / mode / "model.tflite").stat().st_size
+        for threads in (1, 2):
+            stats = bench_bundle(bundles / mode, threads=threads, runs=200, warmup=20)["model"]
+            rows.append(Row(section, f"TFLite {mode}, {threads} thread(s)", _ms(stats),
+                            f"{base / stats['p50_ms']:.1f}x faster than Keras predict", "", "n/a",
+                            f"seefood bench BUNDLE/{mode} --threads {threads}"))
+    ratio = sizes["int8"] / sizes["float32"]
+    rows.append(Row(section, "int8 model size vs float32",
+                    f"{sizes['int8'] / 1024:.0f} KiB vs {sizes['float32'] / 1024:.0f} KiB",
+                    f"{ratio:.2f}x", "int8 <= 1/3 of float32", verdict(ratio <= 1 / 3),
+                    "seefood " + shlex.join(["export", "RUN", "--out", "BUNDLE", "--quantize", "all"]),
+                    f"float16 {sizes['float16'] / 1024:.0f} KiB, dynamic {sizes['dynamic'] / 1024:.0f} KiB"))
+    return rows, bundles / "float32"
+
+
+def app_rows(run: Path, bundle: Path | None, folder: Path, work: Path) -> list[Row]:
+    import subprocess
+
+    section = "Desktop app (video source at 30 FPS, offscreen window)"
+    seconds = float(os.environ.get("BENCH_APP_SECONDS", "12"))
+    target_fps = "display >= 29 FPS on a 30 FPS source"
+    if bundle is None:
+        return [skipped(section, "seefood app", "no exported bundle (see the inference rows)", target_fps)]
+    items = measure.class_files(folder)
+    video = measure.write_video(work / "source.avi", measure.video_frames([p for p, _ in items][::7], int(30 * (seconds + 5))))
+    rows = []
+    runs = {
+        "seefood app (LiteRT in a worker thread)": measure.seefood_argv(
+            "app", "--model", str(bundle), "--source", str(video), "--exit-after", str(seconds),
+            "--stats-json", str(work / "app.json")),
+        "baseline: Keras in the GUI thread (bench/app_baseline.py)": [
+            sys.executable, "-m", "bench.app_baseline", "--run", str(run), "--source", str(video),
+            "--exit-after", str(seconds), "--stats-json", str(work / "baseline.json")],
+    }
+    results = {}
+    for name, argv in runs.items():
+        stats_file = Path(argv[-1])
+        _log(f"app: {name}")
+        try:
+            results[name] = measure.run_stats_command(argv, stats_file, timeout=seconds + 120)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:  # recorded as a row
+            rows.append(skipped(section, name, str(error)[:200], target_fps, shlex.join(argv[1:])))
+    app_name, base_name = list(runs)
+    for name, stats in results.items():
+        other = results.get(base_name if name == app_name else app_name)
+        fps = stats["display_fps"]
+        ratio = ""
+        if name == app_name and other:
+            ratio = (f"{fps / max(other['display_fps'], 1e-9):.2f}x baseline FPS; RSS "
+                     f"{stats['peak_rss_mb'] / max(other['peak_rss_mb'], 1e-9):.2f}x baseline")
+        command = shlex.join(["seefood"] + runs[name][3:]) if name == app_name else shlex.join(["python"] + runs[name][1:])
+        rows.append(Row(
+            section, name,
+            f"display {fps:.1f} FPS of source {stats['source_fps']:.1f}; inference p95 {stats['inference_ms_p95']:.1f} ms; "
+            f"first verdict after {stats['startup_to_first_verdict_s']:.2f} s; peak RSS {stats['peak_rss_mb']:.0f} MiB",
+            ratio, target_fps if name == app_name else "",
+            verdict(fps >= 29.0) if name == app_name else "n/a", command,
+            f"{stats['frames_dropped']} frames dropped; TensorFlow imported: {stats['tensorflow_imported']}"))
+    return rows
+
+
+def main() -> int:
+    started = time.perf_counter()
+    info = machine_info()
+    work = Path(tempfile.mkdtemp(prefix="seefood-bench-"))
+    folder, described = bench_data(work)
+    rows: list[Row] = []
+    rows += pipeline_rows(folder, described)
+    rows += training_rows(folder)
+    run, run_note = ensure_run(folder, work)
+    inference, bundle = inference_rows(run, work, run_note)
+    rows += inference
+    rows += app_rows(run, bundle, folder, work)
+    info["load average at end (1/5/15 min)"] = load_average()
+    info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
+    notes = [
+        "This machine's 2 cores are shared with other developers' jobs: absolute numbers move with the load "
+        "average above; the ratios are measured back to back in one run and are the figures to quote.",
+        f"Working files (bundles, video, stats JSON) are in {work}.",
+    ]
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "RESULTS.md"))
+    write_results(out, info, rows, notes)
+    _log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Each rebalancing strategy changes what the model is trained on, visibly and measurably."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.balance import initial_bias, plan_balance
+
+COUNTS = [80, 10]  # not_hotdog, hotdog
+
+
+def test_strategies_change_the_effective_mix():
+    none = plan_balance("none", COUNTS)
+    assert none.effective_mix == pytest.approx([80 / 90, 10 / 90])
+    for strategy in ("class_weight", "oversample", "oversample+class_weight"):
+        plan = plan_balance(strategy, COUNTS)
+        assert plan.effective_mix == pytest.approx([0.5, 0.5]), strategy
+    assert plan_balance("class_weight", COUNTS).sampling_mix == pytest.approx(none.raw_mix)
+    assert plan_balance("oversample", COUNTS).class_weights == [1.0, 1.0]
+    combined = plan_balance("oversample+class_weight", COUNTS)
+    assert none.sampling_mix[1] < combined.sampling_mix[1] < 0.5  # oversampled halfway
+    assert combined.class_weights[1] > combined.class_weights[0]
+
+
+def test_initial_bias_matches_prior():
+    plan = plan_balance("none", COUNTS)
+    (bias,) = initial_bias(plan, binary=True)
+    assert 1 / (1 + np.exp(-bias)) == pytest.approx(10 / 90)
+    assert initial_bias(plan_balance("oversample", COUNTS), binary=True) == pytest.approx([0.0])
+
+
+@pytest.mark.parametrize("strategy,expected_positive_share", [("none", 0.2), ("oversample", 0.5)])
+def test_pipeline_draws_the_planned_mix(tmp_path, strategy, expected_positive_share):
+    from conftest import write_class_folder
+    from training.pipeline import training_dataset
+
+    data = write_class_folder(tmp_path / "d", {"neg": 40, "pos": 10}, size=(16, 16))
+    paths = sorted(str(p) for p in (data / "neg").glob("*.jpg")) + sorted(str(p) for p in (data / "pos").glob("*.jpg"))
+    targets = [0] * 40 + [1] * 10
+    plan = plan_balance(strategy, [40, 10])
+    ds, steps = training_dataset(paths, targets, 16, 1, True, plan, batch_size=10, seed=3)
+    assert steps == 5
+    labels = np.concatenate([y.numpy().reshape(-1) for x, y, *_ in ds.take(60)])
+    assert abs(labels.mean() - expected_positive_share) < 0.06
+
+
+def test_class_weights_travel_as_sample_weights(tmp_path):
+    from conftest import write_class_folder
+    from training.pipeline import training_dataset
+
+    data = write_class_folder(tmp_path / "d", {"neg": 12, "pos": 4}, size=(16, 16))
+    paths = [str(p) for p in sorted((data / "neg").glob("*.jpg"))] + [str(p) for p in sorted((data / "pos").glob("*.jpg"))]
+    plan = plan_balance("class_weight", [12, 4])
+    ds, _ = training_dataset(paths, [0] * 12 + [1] * 4, 16, 1, True, plan, batch_size=16, seed=0)
+    x, y, w = next(iter(ds))
+    y, w = y.numpy().reshape(-1), w.numpy()
+    assert x.dtype.name == "uint8" and x.shape[1:] == (16, 16, 3)
+    assert np.allclose(w[y == 1], 16 / 8) and np.allclose(w[y == 0], 16 / 24)

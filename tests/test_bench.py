@@ -1,0 +1,40 @@
+"""The bench's results table and one cheap measurement, on generated data (no timings asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import measure
+from bench.results import Row, machine_info, skipped, verdict, write_results
+
+
+def test_results_table_has_machine_sections_targets_and_skipped_reasons(tmp_path):
+    rows = [
+        Row("Inference", "TFLite int8, 1 thread(s)", "p50 1.00 ms, p95 2.00 ms", "9.0x faster than Keras predict",
+            command="seefood bench B --threads 1"),
+        Row("Inference", "int8 model size vs float32", "40 KiB vs 130 KiB", "0.31x", "int8 <= 1/3 of float32",
+            verdict(0.31 <= 1 / 3), "seefood export RUN --out B --quantize all"),
+        skipped("App", "seefood app", "no exported bundle", "display >= 29 FPS"),
+    ]
+    path = write_results(tmp_path / "RESULTS.md", machine_info(), rows, ["shared cores"])
+    text = path.read_text()
+    assert "**machine**" in text and "**tensorflow**" in text and "**date**" in text
+    assert "## Inference" in text and "## App" in text and "## Notes" in text
+    assert "| int8 model size vs float32 | 40 KiB vs 130 KiB | 0.31x | int8 <= 1/3 of float32 | yes |" in text
+    assert "not available: no exported bundle" in text and "| not measured |" in text
+    assert "`seefood bench B --threads 1`" in text
+
+
+def test_row_refuses_an_unknown_verdict():
+    with pytest.raises(ValueError):
+        Row("x", "y", "z", holds="maybe")
+
+
+def test_pillow_loop_counts_every_generated_photo(tmp_path):
+    folder = measure.generate_photos(tmp_path / "photos", classes=2, per_class=3, size=(40, 60))
+    items = measure.class_files(folder)
+    assert sorted({t for _, t in items}) == [0, 1] and len(items) == 6
+    linked = measure.link_subset(items[:4], ["class_0", "class_1"], tmp_path / "subset")
+    assert len(measure.class_files(linked)) == 4
+    result = measure.pillow_loop([p for p, _ in items], 32)
+    assert result["images"] == 6 and result["images_per_s"] > 0

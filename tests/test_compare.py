@@ -1,0 +1,72 @@
+"""``seefood compare`` end to end on a tiny generated imbalanced folder, and its recommendation rule."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from seefood.cli import build_parser, main
+from training.compare import CompareConfig, recommend, summarise
+
+STRATEGIES = ["class_weight", "oversample+augment"]
+
+
+def test_compare_writes_table_plot_and_a_runnable_train_command(make_folder, tmp_path, capsys):
+    data = make_folder({"hotdog": 12, "not_hotdog": 60})
+    out = tmp_path / "cmp"
+    code = main(["compare", str(data), "--out", str(out), "--strategies", *STRATEGIES, "--repeats", "1",
+                 "--epochs", "1", "--image-size", "32", "--batch-size", "16"])
+    assert code == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+
+    result = json.loads((out / "compare.json").read_text())
+    assert list(result["summary"]) == STRATEGIES
+    assert result["minority_class"] == "hotdog"
+    for name in STRATEGIES:
+        stats = result["summary"][name]
+        for metric in ("precision_0.5", "recall_0.5", "f1_0.5", "precision_tuned", "recall_tuned", "f1_tuned",
+                       "pr_auc", "balanced_accuracy", "train_seconds"):
+            assert stats[metric]["n"] == 1 and 0 <= stats[metric]["mean"], (name, metric)
+        assert (out / "runs" / f"{name}-r0" / "metrics.json").is_file()
+    rec = result["recommendation"]
+    assert rec["strategy"] in STRATEGIES and rec["reason"]
+
+    md = (out / "compare.md").read_text()
+    assert md.splitlines()[3].startswith("seefood compare ")  # the exact command at the top
+    for name in STRATEGIES:
+        assert f"| `{name}`" in md
+    assert f"## Recommendation: `{rec['strategy']}`" in md
+    assert (out / "compare_pr.png").stat().st_size > 1000
+
+    # The last printed line is the seefood train command; it parses and sets the recommended recipe.
+    command = printed[-1]
+    assert command == rec["command"]
+    argv = shlex.split(command)
+    assert argv[:2] == ["seefood", "train"]
+    args = build_parser().parse_args(argv[1:])
+    strategy = result["strategies"][rec["strategy"]]
+    assert (args.balance, args.augment, args.loss) == (strategy["balance"], strategy["augment"], strategy["loss"])
+    assert args.data_dir == str(data) and args.image_size == 32 and args.epochs == 1
+
+    # All runs share one split: the split seed is fixed while the model seed varies per repeat.
+    splits = {name: (out / "runs" / f"{name}-r0" / "splits.json").read_text() for name in STRATEGIES}
+    assert len(set(splits.values())) == 1
+
+
+def _summary(**f1_and_pr):
+    return {name: {"f1_tuned": summarise(f1), "pr_auc": summarise(pr)} for name, (f1, pr) in f1_and_pr.items()}
+
+
+def test_recommendation_prefers_f1_then_pr_auc_within_a_tie():
+    clear = _summary(a=([0.60, 0.62], [0.7, 0.7]), b=([0.80, 0.82], [0.6, 0.6]))
+    assert recommend(clear)[0] == "b"
+    tied = _summary(a=([0.805, 0.805], [0.9, 0.9]), b=([0.81, 0.81], [0.6, 0.6]))
+    name, reason = recommend(tied)
+    assert name == "a" and "PR-AUC" in reason
+
+
+def test_unknown_strategy_is_refused():
+    with pytest.raises(ValueError, match="unknown strategy"):
+        CompareConfig(data_dir="d", out="o", strategies=["oversample", "smote"])

@@ -1,0 +1,78 @@
+"""Reading the photo formats people actually have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seefood.images import ImageReadError, classify_path, load_rgb
+from seefood.preprocessing import crop_box, fit_to_input
+
+
+def _rgb(h=40, w=60):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_formats_become_rgb_uint8(tmp_path):
+    arr = _rgb()
+    Image.fromarray(arr).save(tmp_path / "a.PNG")
+    Image.fromarray(arr).save(tmp_path / "b.webp", lossless=True)
+    Image.fromarray(arr).save(tmp_path / "c.bmp")
+    Image.fromarray(arr).convert("P").save(tmp_path / "d.gif")
+    Image.fromarray(arr).convert("CMYK").save(tmp_path / "e.jpg")
+    Image.fromarray(arr).convert("L").save(tmp_path / "f.JPEG")
+    rgba = np.dstack([arr, np.full(arr.shape[:2], 0, np.uint8)])  # fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "g.png")
+    sixteen = (np.arange(40 * 60, dtype=np.uint16).reshape(40, 60) * 27).astype(np.uint16)
+    Image.fromarray(sixteen, mode="I;16").save(tmp_path / "h.png")
+    for path in sorted(tmp_path.iterdir()):
+        out = load_rgb(path)
+        assert out.dtype == np.uint8 and out.shape == (40, 60, 3), path.name
+    np.testing.assert_array_equal(load_rgb(tmp_path / "a.PNG"), arr)
+    np.testing.assert_array_equal(load_rgb(tmp_path / "b.webp"), arr)
+    assert (load_rgb(tmp_path / "g.png") == 255).all()  # transparent composited on white
+    assert load_rgb(tmp_path / "h.png").max() > 200  # 16-bit scaled, not clipped to black
+
+
+def test_gif_first_frame(tmp_path):
+    red = Image.new("RGB", (20, 20), (255, 0, 0))
+    blue = Image.new("RGB", (20, 20), (0, 0, 255))
+    red.save(tmp_path / "anim.gif", save_all=True, append_images=[blue])
+    out = load_rgb(tmp_path / "anim.gif")
+    assert out[0, 0, 0] > 200 and out[0, 0, 2] < 50
+
+
+def test_exif_orientation_applied(tmp_path):
+    image = Image.fromarray(_rgb(40, 60))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when displayed
+    image.save(tmp_path / "rot.jpg", exif=exif)
+    assert load_rgb(tmp_path / "rot.jpg").shape == (60, 40, 3)
+
+
+def test_unreadable_file_names_the_path(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(ImageReadError) as info:
+        load_rgb(bad)
+    assert str(bad) in str(info.value)
+
+
+def test_litter_and_hidden_are_recognised(tmp_path):
+    assert classify_path(tmp_path / ".DS_Store") == "litter"
+    assert classify_path(tmp_path / "Thumbs.db") == "litter"
+    assert classify_path(tmp_path / "notes.txt") == "litter"
+    assert classify_path(tmp_path / "._photo.jpg") == "litter"
+    assert classify_path(tmp_path / ".hidden.jpg") == "hidden"
+    assert classify_path(tmp_path / "PHOTO.JPG") == "image"
+    assert classify_path(tmp_path / "clip.mov") == "other"
+
+
+def test_fit_to_input_center_crops_then_resizes():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[:, 50:150] = 255  # the centre square is white, the sides black
+    assert crop_box(200, 100) == (50, 0, 150, 100)
+    out = fit_to_input(frame, 32)
+    assert out.shape == (32, 32, 3) and out.min() == 255

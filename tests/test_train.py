@@ -1,0 +1,124 @@
+"""A tiny end-to-end training run: every output a user relies on exists and tells the truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, write_class_folder
+
+
+def test_binary_run_writes_everything(tiny_binary_run):
+    run = tiny_binary_run
+    for name in ("config.json", "audit.json", "splits.json", "run.json", "model.keras", "metrics.json", "report.md",
+                 "history.csv", "checkpoints/last.keras", "plots/confusion_matrix.png", "plots/pr_curve.png",
+                 "plots/roc_curve.png", "plots/learning_curves.png"):
+        assert (run / name).is_file(), name
+    assert any((run / "logs").rglob("*tfevents*"))  # TensorBoard logs
+    config = json.loads((run / "config.json").read_text())
+    assert config["image_size"] == 32 and config["balance"] == "oversample" and config["positive"] == "hotdog"
+    info = json.loads((run / "run.json").read_text())
+    assert info["task"] == "binary" and info["classes"] == ["not_hotdog", "hotdog"] and info["labels"] == ["hotdog"]
+    assert info["balance"]["effective_mix"] == pytest.approx({"not_hotdog": 0.5, "hotdog": 0.5})
+    assert len(info["validation_curve"]) == 101
+    assert info["preprocessing"]["input_dtype"] == "uint8"
+
+
+def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
+    from training.run_io import load_run
+    from training.threshold import choose_threshold
+    from training.train import predict_scores
+
+    run = load_run(tiny_binary_run)
+    model = run.load_model()
+    paths = [p for p, _ in run.splits["val"]]
+    labels = np.array([t for _, t in run.splits["val"]])
+    scores = predict_scores(model, paths, 32, 16, True)
+    assert run.threshold == pytest.approx(choose_threshold(scores, labels, "f1").threshold)
+    metrics = json.loads((tiny_binary_run / "metrics.json").read_text())
+    assert metrics["threshold"]["chosen_on"] == "validation"
+    test = metrics["splits"]["test"]
+    # the colour blobs are easy: the tuned model must find hotdogs and beat the lazy baseline's F1 of 0
+    assert test["lazy_baseline"]["always"] == "not_hotdog" and test["lazy_baseline"]["recall"] == 0.0
+    assert test["at_threshold"]["f1"] > 0.5
+    assert test["ranking"]["pr_auc"] > test["ranking"]["positive_rate"]
+    report = (tiny_binary_run / "report.md").read_text()
+    assert "always 'not_hotdog'" in report and "chosen on the validation split" in report
+
+
+def test_model_takes_raw_uint8_and_scales_itself(tiny_binary_run):
+    from training.run_io import load_run
+
+    model = load_run(tiny_binary_run).load_model()
+    assert model.inputs[0].dtype == "uint8"
+    assert model.get_layer("scale_pixels").scale == pytest.approx(1 / 127.5)
+
+
+def test_predict_json_one_line_per_image(tiny_binary_run, tmp_path):
+    data = write_class_folder(tmp_path / "new", {"hotdog": 2, "not_hotdog": 2}, seed=9)
+    (data / "hotdog" / "broken.jpg").write_bytes(b"not an image")
+    out = subprocess.run(
+        [sys.executable, "-m", "seefood", "predict", str(tiny_binary_run), str(data), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 5 and out.returncode == 1  # one unreadable file -> non-zero exit, still reported
+    errors = [line for line in lines if "error" in line]
+    assert len(errors) == 1 and errors[0]["path"].endswith("broken.jpg")
+    for line in lines:
+        if "error" not in line:
+            assert set(line["scores"]) == {"hotdog", "not_hotdog"}
+            assert sum(line["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+            assert line["label"] in ("hotdog", "not_hotdog")
+
+
+def test_multiclass_run(tiny_multiclass_run):
+    info = json.loads((tiny_multiclass_run / "run.json").read_text())
+    assert info["task"] == "multiclass" and info["labels"] == ["apple_pie", "baklava", "ribs"]
+    metrics = json.loads((tiny_multiclass_run / "metrics.json").read_text())
+    at = metrics["splits"]["test"]["at_threshold"]
+    assert set(at["per_class"]) == {"apple_pie", "baklava", "ribs"}
+    assert np.array(at["confusion_matrix"]).shape == (3, 3)
+    history = (tiny_multiclass_run / "history.csv").read_text().splitlines()[0]
+    assert "val_macro_recall" in history and "val_accuracy" in history
+
+
+def test_existing_run_is_not_overwritten_without_force(tiny_binary_run):
+    out = subprocess.run(
+        [sys.executable, "-m", "seefood", "train", json.loads((tiny_binary_run / "config.json").read_text())["data_dir"],
+         "--out", str(tiny_binary_run), "--epochs", "1"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert out.returncode == 2 and "--force" in out.stderr
+    assert (tiny_binary_run / "model.keras").is_file()
+
+
+def test_init_from_continues_an_earlier_run(tiny_binary_run, tmp_path):
+    from training.config import TrainConfig
+    from training.train import train
+
+    data = json.loads((tiny_binary_run / "config.json").read_text())["data_dir"]
+    cfg = TrainConfig(data_dir=data, out=str(tmp_path / "run2"), image_size=32, epochs=1, batch_size=8,
+                      val_fraction=0.2, test_fraction=0.2, augment="none", init_from=str(tiny_binary_run))
+    run2 = train(cfg)
+    first = json.loads((tiny_binary_run / "metrics.json").read_text())["splits"]["test"]["ranking"]["pr_auc"]
+    second = json.loads((run2 / "metrics.json").read_text())["splits"]["test"]["ranking"]["pr_auc"]
+    assert second >= first - 0.2  # started from trained weights, not from scratch
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    data = write_class_folder(tmp_path / "data", {"hotdog": 16, "not_hotdog": 40}, seed=4)
+    env = {**os.environ, "SEEFOOD_CPU_DEVICES": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = subprocess.run(
+        [sys.executable, "-m", "seefood", "train", str(data), "--out", str(tmp_path / "run"), "--epochs", "2",
+         "--image-size", "32", "--batch-size", "4", "--distribute", "mirrored", "--augment", "none"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=400,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "2 replica(s) with MirroredStrategy" in out.stdout
+    assert (tmp_path / "run" / "metrics.json").is_file()
