@@ -45,7 +45,7 @@ bench: setup
 
 package: setup
 	$(BIN)/python -m pip install --quiet -e '.[package]'
-	$(BIN)/python packaging/build_desktop.py
+	$(BIN)/python packaging/build_desktop.py --bundle $(DEMO_DIR)/bundle
 
 package-test: package
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow tests/test_packaging_build.py

@@ -71,6 +71,8 @@ def _add_tolerances(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-agreement", type=float, default=0.98, metavar="R",
                         help="smallest acceptable share of identical decisions (default 0.98)")
     parser.add_argument("--max-f1-drop", type=float, default=0.02, metavar="D", help="default 0.02")
+    parser.add_argument("--borderline", type=float, default=0.01, metavar="M",
+                        help="decisions whose Keras score is within M of the threshold are not held against the bundle (default 0.01)")
     parser.add_argument("--max-recall-drop", type=float, default=0.02, metavar="D",
                         help="largest acceptable recall drop of any class (default 0.02)")
 
@@ -82,7 +84,7 @@ def _tolerances(args):
         raise UserError(f"--min-agreement must be between 0 and 1, got {args.min_agreement}")
     if args.max_f1_drop < 0 or args.max_recall_drop < 0:
         raise UserError("--max-f1-drop and --max-recall-drop must not be negative")
-    return Tolerances(args.min_agreement, args.max_f1_drop, args.max_recall_drop)
+    return Tolerances(args.min_agreement, args.max_f1_drop, args.max_recall_drop, args.borderline)
 
 
 # ---------------------------------------------------------------- export

@@ -53,12 +53,11 @@ def self_test() -> int:
     if image_path is not None:
         rgb = load_rgb(image_path)
         name = image_path.name
-    else:  # from a source checkout: the first held-out hot dog of the demo data
-        from seefood.demo_data import plan
+    else:  # from a source checkout: render the same held-out demo hot dog the build ships
+        from seefood.demo_data import example_scene
         from seefood.demo_scenes import render_scene
 
-        scene = next(s for split, cls, _, s in plan(seed=0, scale=0.1) if split == "test" and cls == "hotdog")
-        rgb, name = render_scene(scene), "a rendered demo hot dog"
+        rgb, name = render_scene(example_scene()), "a rendered demo hot dog"
     classifier = Classifier(bundle)
     prediction = classifier.classify(rgb)
     scores = np.array(list(prediction.scores.values()))
@@ -92,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # report, never a traceback dialog
             print(f"self-test FAILED: {type(error).__name__}: {error}", file=sys.stderr)
             return 1
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
     if "--model" not in argv and not any(a.startswith("--model=") for a in argv) and default_bundle().is_dir():
         argv = ["--model", str(default_bundle()), *argv]
-    if argv[:1] in (["-h"], ["--help"]):
-        print(__doc__)
     return seefood.cli.main(["app", *argv])
 
 

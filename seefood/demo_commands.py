@@ -22,6 +22,7 @@ from pathlib import Path
 DEFAULT_DEMO_DIR = "demo"
 DEFAULT_EPOCHS = 30
 HEADLESS_SECONDS = 5
+STAGE_MODULES = ("training.commands", "export.commands", "desktop.commands")
 
 
 def register(subparsers) -> None:
@@ -164,6 +165,19 @@ def plan_demo(root: Path, epochs: int, camera: int | None = None, seed: int = 0,
     return steps
 
 
+def missing_stages() -> list[str]:
+    """The stage modules `seefood demo` runs that cannot be imported here (their imports are light)."""
+    import importlib
+
+    missing = []
+    for name in STAGE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            missing.append(f"{name} ({error})")
+    return missing
+
+
 def _banner(index: int, total: int, text: str) -> None:
     line = "=" * 78
     print(f"\n{line}\n[{index}/{total}] {text}\n{line}", flush=True)
@@ -197,6 +211,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     if args.epochs < 1:
         print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    missing = missing_stages()
+    if missing:
+        print("error: `seefood demo` needs the train, export and app stages, and this installation lacks "
+              + ", ".join(missing) + "; install them with `pip install -e '.[train,app]'` (or run `make demo`)",
+              file=sys.stderr)
         return 2
     paths = DemoPaths(args.dir)
     headless = is_headless()

@@ -96,6 +96,17 @@ def plan(seed: int = 0, scale: float = 1.0) -> list[tuple[str, str, str, dict]]:
     return items
 
 
+def example_scene(seed: int = 0) -> dict:
+    """A clear held-out hot dog (centred, not hidden, not blurred): the packaged app's self-test picture."""
+    for split, cls, _, scene in plan(seed, scale=1.0):
+        if split == "test" and cls == POSITIVE and scene["occluder"] is None and scene["extra"] is None \
+                and scene["blur"] == 0 and scene["noise"] < 0.03:
+            scene = copy.deepcopy(scene)
+            scene["food"]["pose"].update(cx=0.5, cy=0.5)
+            return scene
+    raise LookupError(f"no clear hot dog in the test split for seed {seed}")
+
+
 def _save_jpeg(rgb: np.ndarray, path: Path, quality: int) -> None:
     Image.fromarray(rgb).save(path, format="JPEG", quality=quality, optimize=False)
 

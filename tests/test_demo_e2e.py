@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -15,16 +14,6 @@ from seefood import demo_commands
 from seefood.demo_commands import DemoPaths, Step, is_headless, plan_demo, run_steps
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _missing_stages() -> list[str]:
-    missing = []
-    for name in ("training.commands", "export.commands", "desktop.commands"):
-        try:
-            importlib.import_module(name)
-        except ImportError as error:
-            missing.append(f"{name} ({error})")
-    return missing
 
 
 def test_plan_runs_every_stage_in_order_with_this_python(tmp_path):
@@ -99,7 +88,7 @@ def test_step_environment_reaches_the_process():
     assert "PATH" in seen  # the rest of the environment is kept
 
 
-MISSING = _missing_stages()
+MISSING = demo_commands.missing_stages()
 
 
 @pytest.mark.skipif(bool(MISSING), reason="the demo needs every stage; not importable: " + ", ".join(MISSING))

@@ -126,3 +126,24 @@ def test_bench_reports_latency_size_and_memory(bundle, tmp_path_factory, capsys)
     assert main(["bench", str(bundle), "--runs", "20", "--compare", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "keras predict" in out and "keras model(x)" in out and "latency (p50)" in out
+
+
+def test_borderline_flips_are_counted_apart_and_one_decision_is_the_resolution():
+    import numpy as np
+
+    from export.verify import Tolerances, check, class_scores, compare_split
+
+    keras = class_scores("binary", np.array([0.7465, 0.7475, 0.95, 0.05]))
+    tflite = class_scores("binary", np.array([0.7475, 0.7465, 0.95, 0.05]))  # the first two cross 0.747
+    targets = np.array([1, 0, 1, 0])
+    strict = compare_split("binary", keras, tflite, targets, 0.747, ["neg", "pos"], margin=0.0)
+    lenient = compare_split("binary", keras, tflite, targets, 0.747, ["neg", "pos"], margin=0.01)
+    assert strict["agreement"] == 0.5 and lenient["agreement"] == 1.0 and lenient["borderline"] == 2
+    # a real flip far from the threshold is still caught
+    broken = class_scores("binary", np.array([0.7465, 0.7475, 0.05, 0.95]))
+    far = compare_split("binary", keras, broken, targets, 0.747, ["neg", "pos"], margin=0.01)
+    assert far["agreement"] == 0.5
+    report = {"agreement": far["agreement"], "splits": {"val": far}}
+    failures = check(report, Tolerances())
+    assert any(f.startswith("agreement") for f in failures)
+    assert not any("recall" in f for f in failures)  # 1 of 2 positives = the resolution of this split

@@ -209,7 +209,9 @@ def recommend(summary: dict[str, dict]) -> tuple[str, str]:
         others = ", ".join(f"{n} {mean(n, 'f1_tuned'):.3f}" for n in tied if n != choice)
         reason = (f"mean minority-class F1 at the tuned threshold {s['f1_tuned']['mean']:.3f}{_spread(s['f1_tuned'])} "
                   f"ties within {TIE_MARGIN} with {others}; of those it has the best mean PR-AUC "
-                  f"({s['pr_auc']['mean']:.3f}), then the smallest spread over repeats")
+                  f"({s['pr_auc']['mean']:.3f})")
+        if s["f1_tuned"]["n"] > 1:
+            reason += ", then the smallest F1 spread over repeats"
     else:
         runner = sorted(summary, key=lambda n: -mean(n, "f1_tuned"))
         if len(runner) > 1:
@@ -332,7 +334,8 @@ def write_markdown(result: dict, path: Path) -> None:
         "```",
         "",
         "Caveats: the test split is small for the minority class, so differences of a few F1 points between "
-        "strategies are within the run-to-run spread; more repeats (`--repeats`) narrow it.",
+        "strategies are within the run-to-run spread; more repeats (`--repeats`) narrow it. Training seconds "
+        "depend on what else the machine was doing while each run trained.",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
