@@ -22,9 +22,6 @@ the command exits non-zero.
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from export.run_reader import Run, is_run_dir, load_fitted, load_run
 from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
 from seefood.cli import UserError
 from seefood.images import IMAGE_SUFFIXES
+from training.run_io import write_json_atomic  # noqa: F401  (also used by export.commands)
 
 VERIFICATION_NAME = "verification.json"
 UNKNOWN = -1
@@ -351,22 +349,6 @@ def summary(report: dict) -> dict:
         "verified": report["verified"],
         "details": VERIFICATION_NAME,
     }
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON next to ``path`` and rename it into place: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; keep the folder's normal permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def record(bundle_dir: Path | str, report: dict) -> None:

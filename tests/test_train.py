@@ -21,7 +21,7 @@ def test_binary_run_writes_everything(tiny_binary_run):
         assert (run / name).is_file(), name
     assert any((run / "logs").rglob("*tfevents*"))  # TensorBoard logs
     config = json.loads((run / "config.json").read_text())
-    assert config["image_size"] == 32 and config["balance"] == "oversample" and config["positive"] == "hotdog"
+    assert config["image_size"] == 32 and config["balance"] == "oversample+class_weight" and config["positive"] == "hotdog"
     info = json.loads((run / "run.json").read_text())
     assert info["task"] == "binary" and info["classes"] == ["not_hotdog", "hotdog"] and info["labels"] == ["hotdog"]
     assert info["balance"]["effective_mix"] == pytest.approx({"not_hotdog": 0.5, "hotdog": 0.5})

@@ -49,7 +49,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 3e-3
     augment: str = "light"
-    balance: str = "oversample"
+    balance: str = "oversample+class_weight"
     loss: str = "crossentropy"
     positive: str | None = None
     threshold_objective: str = "f1"
