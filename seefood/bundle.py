@@ -183,6 +183,20 @@ def make_interpreter(model_path: Path | str, num_threads: int | None = None, pre
     )
 
 
+def decide(task: str, classes: list[str], scores: np.ndarray, threshold: float) -> tuple[str, float, str]:
+    """The decision rule of every SeeFood runtime: (label, confidence, top_class).
+
+    Binary (``scores`` = [1-p, p]): the positive class when p >= threshold, else the negative.
+    Multi-class: the top class when its score >= threshold, else "unknown".
+    """
+    if task == "binary":
+        p = float(scores[1])
+        return (classes[1] if p >= threshold else classes[0]), p, classes[1]
+    top = int(np.argmax(scores))
+    confidence = float(scores[top])
+    return (classes[top] if confidence >= threshold else UNKNOWN_LABEL), confidence, classes[top]
+
+
 class Classifier:
     """Runs a bundle on RGB uint8 frames of any size.
 
@@ -254,15 +268,7 @@ class Classifier:
 
     def decide(self, scores: np.ndarray, threshold: float | None = None) -> tuple[str, float, str]:
         """(label, confidence, top_class) for class scores at a threshold."""
-        threshold = self.threshold if threshold is None else float(threshold)
-        if self.task == "binary":
-            p = float(scores[1])
-            label = self.classes[1] if p >= threshold else self.classes[0]
-            return label, p, self.classes[1]
-        top = int(np.argmax(scores))
-        confidence = float(scores[top])
-        label = self.classes[top] if confidence >= threshold else UNKNOWN_LABEL
-        return label, confidence, self.classes[top]
+        return decide(self.task, self.classes, scores, self.threshold if threshold is None else float(threshold))
 
     def classify(self, rgb: np.ndarray, threshold: float | None = None) -> Prediction:
         start = time.perf_counter()

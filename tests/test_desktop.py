@@ -115,14 +115,20 @@ def test_unreadable_image_shows_a_message(qtbot, window, bundle_dir, tmp_path):
     qtbot.waitUntil(lambda: "cannot read image" in window.banner.text.text(), timeout=WAIT_MS)
 
 
+def show_still(qtbot, window, bundle, path, size, colour):
+    """Open ``bundle``, show a plain-coloured still image of ``size`` and wait for its verdict."""
+    from PIL import Image
+
+    Image.new("RGB", size, colour).save(path)
+    window.open_bundle(bundle)
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.last_verdict is not None, timeout=WAIT_MS)
+
+
 def test_still_image_gets_a_verdict_and_a_screenshot(qtbot, window, bundle_dir, tmp_path):
     from PIL import Image
 
-    still = tmp_path / "still.png"
-    Image.new("RGB", (200, 120), (60, 140, 90)).save(still)
-    window.open_bundle(bundle_dir)
-    window.open_path(still)
-    qtbot.waitUntil(lambda: window.last_verdict is not None, timeout=WAIT_MS)
+    show_still(qtbot, window, bundle_dir, tmp_path / "still.png", (200, 120), (60, 140, 90))
     assert window.verdict_panel.label.text() == f"not {POSITIVE}"
     assert window.last_verdict.confidence == pytest.approx(red_score(60), abs=0.02)
 
@@ -151,13 +157,7 @@ def test_closing_stops_every_thread_and_releases_the_source(qtbot, tmp_path, bun
 
 
 def test_multiclass_shows_top_classes_and_unknown_below_the_threshold(qtbot, window, multiclass_bundle_dir, tmp_path):
-    from PIL import Image
-
-    still = tmp_path / "greenish.png"
-    Image.new("RGB", (120, 120), (40, 230, 60)).save(still)
-    window.open_bundle(multiclass_bundle_dir)
-    window.open_path(still)
-    qtbot.waitUntil(lambda: window.last_verdict is not None, timeout=WAIT_MS)
+    show_still(qtbot, window, multiclass_bundle_dir, tmp_path / "greenish.png", (120, 120), (40, 230, 60))
     assert window.verdict_panel.label.text() == "green_food"
     assert [name.text() for name, _bar in window.verdict_panel._rows][0] == "green_food"
     assert len(window.verdict_panel._rows) == 3

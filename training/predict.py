@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seefood.bundle import decide
 from seefood.images import ImageReadError, classify_path, load_rgb
 from seefood.preprocessing import fit_to_input
 
@@ -64,13 +65,6 @@ def open_model(model: str):
     raise FileNotFoundError(f"{path}: neither a run folder (run.json) nor an exported bundle (manifest.json)")
 
 
-def decide(scorer, scores: np.ndarray, threshold: float) -> str:
-    if scorer.binary:
-        return scorer.classes[1] if scores[1] >= threshold else scorer.classes[0]
-    top = int(np.argmax(scores))
-    return scorer.classes[top] if scores[top] >= threshold else "unknown"
-
-
 def predict(model: str, paths: list[str], threshold: float | None = None, as_json: bool = False) -> int:
     """Print one result per image; returns the number of unreadable files."""
     scorer = open_model(model)
@@ -90,7 +84,7 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
             else:
                 print(f"{file}: ERROR {reason}", flush=True)
             continue
-        label = decide(scorer, scores, threshold)
+        label, _, _ = decide("binary" if scorer.binary else "multiclass", scorer.classes, scores, threshold)
         named = {c: round(float(s), 6) for c, s in zip(scorer.classes, scores)}
         if as_json:
             print(json.dumps({"path": str(file), "label": label, "scores": named}), flush=True)
