@@ -78,7 +78,7 @@ def bundle_name(run: Run, mode: str) -> str:
     return f"seefood-{run.run_id}-{mode}"
 
 
-def build_manifest(run: Run, mode: str, model_path: Path) -> dict:
+def build_manifest(run: Run, mode: str, model_path: Path, granularity: str | None = None) -> dict:
     pre = run.preprocessing
     return {
         "schema_version": SCHEMA_VERSION,
@@ -102,6 +102,7 @@ def build_manifest(run: Run, mode: str, model_path: Path) -> dict:
         "threshold_objective": run.threshold_objective,
         "validation_curve": run.validation_curve,
         "quantization": mode,
+        "quantization_granularity": granularity,  # int8 only: "per-tensor" or "per-channel"
         "model_file": MODEL_FILE,
         "labels_file": LABELS_FILE,
         "model_sha256": sha256_of(model_path),
@@ -114,13 +115,13 @@ def build_manifest(run: Run, mode: str, model_path: Path) -> dict:
     }
 
 
-def write_bundle_files(folder: Path, run: Run, mode: str, model_bytes: bytes) -> dict:
+def write_bundle_files(folder: Path, run: Run, mode: str, model_bytes: bytes, granularity: str | None = None) -> dict:
     """model.tflite, labels.txt and manifest.json (verification still empty) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
     model_path.write_bytes(model_bytes)
     (folder / LABELS_FILE).write_text("\n".join(run.labels) + "\n", encoding="utf-8")
-    manifest = build_manifest(run, mode, model_path)
+    manifest = build_manifest(run, mode, model_path, granularity)
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

@@ -30,6 +30,9 @@ def register(subparsers) -> None:
                         help="quantization mode; 'all' writes BUNDLE_DIR/<mode>/ for each and a comparison table")
     export.add_argument("--representative-size", type=int, default=200, metavar="N",
                         help="training photos (stratified by class) that calibrate int8 (default 200)")
+    export.add_argument("--int8-granularity", choices=("auto", "per-tensor", "per-channel"), default="auto",
+                        help="int8 weight scales per tensor (smaller file) or per output channel (safer); 'auto' "
+                        "(default) keeps per-tensor when it passes verification and falls back to per-channel")
     export.add_argument("--force", action="store_true", help="replace an existing bundle or app files")
     export.add_argument("--android-assets", type=Path, metavar="DIR",
                         help="also copy model.tflite and labels.txt into this Android assets folder")
@@ -134,18 +137,30 @@ def run_export(args) -> int:
         for mode in modes:
             folder = tmp if len(modes) == 1 else tmp / mode
             print(f"converting {mode} ...", file=sys.stderr)
-            tflite = convert.convert(model, mode, representative)
-            info = metadata.ModelInfo(
-                name=bundle_writer.bundle_name(run, mode),
-                description=_description(run),
-                version=f"seefood {__version__}, run {run.run_id}, {mode}",
-                labels=list(run.labels),
-            )
-            tflite = metadata.add_classifier_metadata(tflite, info)
-            bundle_writer.write_bundle_files(folder, run, mode, tflite)
-            if not args.no_verify:
+            attempts = _granularities(mode, args.int8_granularity, verifying=not args.no_verify)
+            report, tried = None, []
+            for granularity in attempts:
+                if granularity is not None:
+                    print(f"  int8 weights {granularity} ...", file=sys.stderr)
+                tflite = convert.convert(model, mode, representative, granularity or "per-channel")
+                info = metadata.ModelInfo(
+                    name=bundle_writer.bundle_name(run, mode),
+                    description=_description(run),
+                    version=f"seefood {__version__}, run {run.run_id}, {mode}",
+                    labels=list(run.labels),
+                )
+                tflite = metadata.add_classifier_metadata(tflite, info)
+                bundle_writer.write_bundle_files(folder, run, mode, tflite, granularity)
+                if args.no_verify:
+                    break
                 print(f"verifying {mode} ...", file=sys.stderr)
                 report = verify.verify_bundle(folder, run.run_dir, tolerances, keras_model=model, cache=keras_cache)
+                tried.append(f"{granularity}: {'; '.join(report['failures']) or 'passed'}")
+                if report["passed"]:
+                    break
+            if report is not None:
+                if len(tried) > 1:
+                    report["granularity_note"] = "tried " + " | ".join(tried)
                 verify.record(folder, report)
                 reports.append(report)
             bundle_writer.write_readme(folder)
@@ -164,6 +179,20 @@ def run_export(args) -> int:
             print(f"copied {path}")
     print(f"bundle written to {args.out}")
     return 0 if passed else 1
+
+
+def _granularities(mode: str, choice: str, verifying: bool) -> list[str | None]:
+    """The int8 weight granularities to try in order (None for other modes). 'auto' tries the
+    smaller per-tensor model first and keeps it only if verification passes; without
+    verification there is no evidence for it, so 'auto' means the safe per-channel."""
+    if mode != "int8":
+        return [None]
+    if choice != "auto":
+        return [choice]
+    if not verifying:
+        print("  --no-verify: int8 weights per-channel (auto needs verification to accept per-tensor)", file=sys.stderr)
+        return ["per-channel"]
+    return ["per-tensor", "per-channel"]
 
 
 def _description(run) -> str:
@@ -186,8 +215,9 @@ def _bundle_for_apps(out: Path, modes: list[str], reports: list[dict]) -> Path:
 def _write_comparison(folder: Path, reports: list[dict]) -> None:
     from export.verify import markdown_table, write_json_atomic
 
-    rows = [{k: r[k] for k in ("quantization", "model_bytes", "agreement", "max_score_diff", "deltas", "latency_ms",
-                                "passed", "failures", "threshold")} for r in reports]
+    keys = ("quantization", "granularity", "granularity_note", "model_bytes", "agreement", "max_score_diff",
+            "deltas", "latency_ms", "passed", "failures", "threshold")
+    rows = [{k: r.get(k) for k in keys} for r in reports]
     write_json_atomic(folder / f"{COMPARISON_NAME}.json", {"bundles": rows})
     base = next((r for r in reports if r["quantization"] == "float32"), reports[0])
     lines = ["# Quantization comparison", "", markdown_table(reports), ""]
@@ -212,6 +242,8 @@ def _print_reports(reports: list[dict], out: Path) -> None:
         print(markdown_table(reports))
         print(f"(also in {out / (COMPARISON_NAME + '.md')})")
         for r in reports:
+            if r.get("granularity_note"):
+                print(f"{r['quantization']} weights: {r['granularity_note']}")
             for failure in r["failures"]:
                 print(f"{r['quantization']}: outside tolerance: {failure}")
 

@@ -309,6 +309,7 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
     report = {
         "bundle": manifest.name,
         "quantization": manifest.quantization,
+        "granularity": manifest.raw.get("quantization_granularity"),
         "model_bytes": (bundle_dir / manifest.model_file).stat().st_size,
         "model_sha256": manifest.model_sha256,
         "interpreter": classifier.interpreter_name,
@@ -346,6 +347,7 @@ def summary(report: dict) -> dict:
         "latency_ms": report["latency_ms"],
         "tolerances": report["tolerances"],
         "failures": report["failures"],
+        "granularity_note": report.get("granularity_note"),
         "verified": report["verified"],
         "details": VERIFICATION_NAME,
     }
@@ -373,8 +375,11 @@ TABLE_HEADER = ("mode", "size KiB", "p50 ms", "p95 ms", "agreement", "max |dscor
 
 def table_row(report: dict) -> list[str]:
     retuned = report["threshold"].get("retuned_tflite", {}).get("threshold")
+    mode = report["quantization"]
+    if report.get("granularity"):
+        mode += f" ({report['granularity']})"
     return [
-        report["quantization"],
+        mode,
         f"{report['model_bytes'] / 1024:.1f}",
         f"{report['latency_ms']['p50']:.3f}",
         f"{report['latency_ms']['p95']:.3f}",
@@ -405,6 +410,8 @@ def format_report(report: dict) -> str:
     if borderline:
         margin = report["tolerances"].get("borderline", 0)
         lines.append(f"{borderline} decision(s) with a Keras score within {margin} of the threshold were not held against the bundle")
+    if report.get("granularity_note"):
+        lines.append(f"int8 weights: {report['granularity_note']}")
     for failure in report["failures"]:
         lines.append(f"outside tolerance: {failure}")
     return "\n".join(lines)

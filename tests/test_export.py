@@ -78,10 +78,71 @@ def test_comparison_table_lists_every_mode(all_modes):
     table = (all_modes / "comparison.md").read_text()
     rows = json.loads((all_modes / "comparison.json").read_text())["bundles"]
     assert [r["quantization"] for r in rows] == ["float32", "float16", "dynamic", "int8"]
-    for mode in ("float32", "float16", "dynamic", "int8"):
+    for mode in ("float32", "float16", "dynamic"):
         assert f"| {mode} |" in table
+    assert "| int8 (per-tensor) |" in table  # auto kept the smaller model: it passed verification
+    assert {r["quantization"]: r["granularity"] for r in rows} == {
+        "float32": None, "float16": None, "dynamic": None, "int8": "per-tensor"}
     sizes = {r["quantization"]: r["model_bytes"] for r in rows}
     assert sizes["int8"] == (all_modes / "int8" / "model.tflite").stat().st_size
+
+
+def _weight_scale_counts(model_path: Path) -> list[int]:
+    """Number of quantization scales of each int8 tensor that holds constant data (weights)."""
+    from mediapipe.tasks.metadata.schema_py_generated import TensorType
+    from mediapipe.tasks.metadata import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(model_path.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    counts = []
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        if tensor.Type() == TensorType.INT8 and model.Buffers(tensor.Buffer()).DataLength() > 0:
+            counts.append(tensor.Quantization().ScaleLength())
+    return counts
+
+
+def test_int8_granularity_per_tensor_is_one_scale_per_weight_tensor_and_smaller(tmp_path_factory, tmp_path):
+    run_dir = cached_run(tmp_path_factory, "binary")
+    sizes = {}
+    for granularity in ("per-channel", "per-tensor"):
+        out = tmp_path / granularity
+        args = ["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16",
+                "--int8-granularity", granularity, "--no-verify"]
+        assert main(args) == 0
+        assert load_manifest(out).raw["quantization_granularity"] == granularity
+        counts = _weight_scale_counts(out / "model.tflite")
+        assert counts, "no int8 weights found"
+        if granularity == "per-tensor":
+            assert max(counts) == 1
+        else:
+            assert max(counts) > 1  # a scale per output channel of the convolutions
+        sizes[granularity] = (out / "model.tflite").stat().st_size
+    assert sizes["per-tensor"] < sizes["per-channel"]
+
+
+def test_auto_granularity_falls_back_to_per_channel_when_per_tensor_fails(tmp_path_factory, tmp_path, monkeypatch, capsys):
+    import export.verify as verify
+
+    real = verify.verify_bundle
+
+    def strict_on_per_tensor(folder, *args, **kwargs):
+        report = real(folder, *args, **kwargs)
+        if report["granularity"] == "per-tensor":  # pretend per-tensor lost too much recall
+            report["failures"] = ["salad recall dropped by 0.100 (tolerance 0.02)"]
+            report["passed"] = False
+        return report
+
+    monkeypatch.setattr(verify, "verify_bundle", strict_on_per_tensor)
+    run_dir = cached_run(tmp_path_factory, "binary")
+    out = tmp_path / "bundle"
+    assert main(["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16"]) == 0
+    manifest = load_manifest(out).raw
+    assert manifest["quantization_granularity"] == "per-channel"
+    assert manifest["verification"]["passed"] is True
+    assert "per-tensor: salad recall dropped" in manifest["verification"]["granularity_note"]
+    assert "int8 (per-channel)" in capsys.readouterr().out
+    assert max(_weight_scale_counts(out / "model.tflite")) > 1
 
 
 def test_metadata_describes_labels_and_raw_rgb_input(tmp_path_factory):

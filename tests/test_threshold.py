@@ -20,13 +20,50 @@ def _rates(t):
     return tp / max(pred.sum(), 1), tp / 10
 
 
-def test_f1_objective_picks_the_best_f1():
-    choice = choose_threshold(SCORES, LABELS, "f1")
+def test_f1_objective_without_bootstrap_picks_the_best_f1():
+    choice = choose_threshold(SCORES, LABELS, "f1", bootstrap=0)
     best = max(sweep_table(SCORES, LABELS, tuple(np.linspace(0.01, 0.99, 99))), key=lambda r: r["f1"])
     assert choice.f1 == pytest.approx(best["f1"], abs=1e-9)
     p, r = _rates(choice.threshold)
     assert (p, r) == pytest.approx((choice.precision, choice.recall))
     assert choice.threshold != 0.5
+
+
+def test_bagged_f1_threshold_reports_its_rates_spread_and_the_peak():
+    peak = choose_threshold(SCORES, LABELS, "f1", bootstrap=0)
+    choice = choose_threshold(SCORES, LABELS, "f1")
+    assert (choice.peak_threshold, choice.peak_f1) == pytest.approx((peak.threshold, peak.f1))
+    low, high = choice.spread
+    assert low <= choice.threshold <= high and low < high  # 10 positives: the peak is uncertain
+    p, r = _rates(choice.threshold)
+    assert (p, r) == pytest.approx((choice.precision, choice.recall))  # rates of the threshold it returns
+    assert choose_threshold(SCORES, LABELS, "f1") == choice  # fixed seed: reproducible runs
+
+
+def test_bagged_threshold_is_steadier_and_transfers_better_than_the_peak():
+    """Many small validation sets from one score distribution (35 positives, 240 negatives, like
+    food5 at 1:8): the bagged threshold moves less between them than the peak of each set's F1
+    curve, and scores at least as well on a large test set from the same distribution."""
+    rng = np.random.default_rng(7)
+
+    def draw(n_pos, n_neg):
+        s = np.r_[rng.beta(5, 2, n_pos), rng.beta(1.2, 5, n_neg)]
+        return s, np.r_[np.ones(n_pos), np.zeros(n_neg)].astype(bool)
+
+    test_s, test_y = draw(20000, 160000)
+
+    def test_f1(t):
+        pred = test_s >= t
+        tp = np.sum(pred & test_y)
+        return 2 * tp / (pred.sum() + test_y.sum())
+
+    peaks, bagged = [], []
+    for _ in range(30):
+        s, y = draw(35, 240)
+        peaks.append(choose_threshold(s, y, "f1", bootstrap=0).threshold)
+        bagged.append(choose_threshold(s, y, "f1", bootstrap=100).threshold)
+    assert np.std(bagged) < np.std(peaks)
+    assert np.mean([test_f1(t) for t in bagged]) >= np.mean([test_f1(t) for t in peaks])
 
 
 def test_recall_objective_reaches_recall_with_best_precision():

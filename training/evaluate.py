@@ -14,6 +14,7 @@ from training.run_io import RunInfo, write_json_atomic
 from training.threshold import (
     choose_multiclass_threshold,
     choose_threshold,
+    describe_uncertainty,
     sweep_table,
     validation_curve,
 )
@@ -40,6 +41,14 @@ def choose_and_record_threshold(model, splits: dict, task, cfg) -> dict:
         f"recall {choice.recall:.3f}, F1 {choice.f1:.3f}" + (f" ({choice.note})" if choice.note else ""),
         flush=True,
     )
+    uncertainty = describe_uncertainty(choice.to_dict())
+    if uncertainty:
+        print(f"  {uncertainty}", flush=True)
+        low, high = choice.spread
+        if high - low > 0.2:
+            positives = int(np.sum(labels == 1))
+            print(f"  ! the threshold is uncertain: the validation split has {positives} photos of the positive class; "
+                  "more photos of it make this choice steadier", flush=True)
     return {"threshold": choice.threshold, "choice": choice.to_dict(), "curve": curve}
 
 

@@ -13,6 +13,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from seefood.images import load_rgb  # noqa: E402
 from seefood.preprocessing import fit_to_input  # noqa: E402
+from training.threshold import BOOTSTRAP, describe_uncertainty  # noqa: E402
 
 GRID_MAX = 24
 
@@ -150,6 +151,10 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
     lines = [f"# SeeFood report: run {run.run_id}", ""]
     lines.append(f"Task: **{run.task}**, classes: {', '.join(run.classes)}" + (f", positive class **{run.positive_class}**" if run.binary else ""))
     lines.append(f"Threshold: **{run.threshold:.3f}**, chosen on the validation split for `{run.threshold_objective}` (never on test).")
+    uncertainty = describe_uncertainty(run.raw.get("threshold_choice") or {})
+    if uncertainty:
+        lines.append(f"It is the mean of the best-F1 thresholds of {BOOTSTRAP} bootstrap resamples of the validation split: "
+                     f"{uncertainty}.")
     lines.append("")
     for split, s in metrics["splits"].items():
         a, h, lazy = s["at_threshold"], s["at_0.5"], s["lazy_baseline"]
