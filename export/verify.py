@@ -29,12 +29,13 @@ import numpy as np
 
 from export.run_reader import Run, is_run_dir, load_fitted, load_run
 from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
+from seefood.bundle import UNKNOWN_INDEX as UNKNOWN
+from seefood.bundle import decide_indices as decide  # the runtime's rule, on arrays of rows
 from seefood.cli import UserError
 from seefood.images import IMAGE_SUFFIXES
 from training.run_io import write_json_atomic  # noqa: F401  (also used by export.commands)
 
 VERIFICATION_NAME = "verification.json"
-UNKNOWN = -1
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,6 @@ def class_scores(task: str, outputs: np.ndarray) -> np.ndarray:
         p = np.clip(outputs.reshape(-1), 0.0, 1.0)
         return np.stack([1.0 - p, p], axis=1)
     return outputs.reshape(len(outputs), -1)
-
-
-def decide(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Class index per row as the runtime decides it; UNKNOWN (-1) for a rejected multi-class row."""
-    if task == "binary":
-        return (scores[:, 1] >= threshold).astype(int)
-    top = scores.argmax(axis=1)
-    return np.where(scores.max(axis=1) >= threshold, top, UNKNOWN)
 
 
 def average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:

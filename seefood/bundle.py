@@ -183,18 +183,29 @@ def make_interpreter(model_path: Path | str, num_threads: int | None = None, pre
     )
 
 
-def decide(task: str, classes: list[str], scores: np.ndarray, threshold: float) -> tuple[str, float, str]:
-    """The decision rule of every SeeFood runtime: (label, confidence, top_class).
+UNKNOWN_INDEX = -1
 
-    Binary (``scores`` = [1-p, p]): the positive class when p >= threshold, else the negative.
-    Multi-class: the top class when its score >= threshold, else "unknown".
+
+def decide_indices(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The decision rule of every SeeFood runtime, for rows of class scores [N, K]: the class index
+    per row, ``UNKNOWN_INDEX`` for a rejected multi-class row.
+
+    Binary (rows [1-p, p]): the positive class (1) when p >= threshold, else the negative (0).
+    Multi-class: the top class when its score >= threshold, else unknown.
     """
+    scores = np.asarray(scores)
     if task == "binary":
-        p = float(scores[1])
-        return (classes[1] if p >= threshold else classes[0]), p, classes[1]
-    top = int(np.argmax(scores))
-    confidence = float(scores[top])
-    return (classes[top] if confidence >= threshold else UNKNOWN_LABEL), confidence, classes[top]
+        return (scores[:, 1] >= threshold).astype(int)
+    return np.where(scores.max(axis=1) >= threshold, scores.argmax(axis=1), UNKNOWN_INDEX)
+
+
+def decide(task: str, classes: list[str], scores: np.ndarray, threshold: float) -> tuple[str, float, str]:
+    """``decide_indices`` for one row of scores: (label, confidence, top_class)."""
+    scores = np.asarray(scores).reshape(-1)
+    index = int(decide_indices(task, scores[np.newaxis], threshold)[0])
+    label = classes[index] if index != UNKNOWN_INDEX else UNKNOWN_LABEL
+    top = 1 if task == "binary" else int(np.argmax(scores))
+    return label, float(scores[top]), classes[top]
 
 
 class Classifier:

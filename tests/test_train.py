@@ -46,6 +46,7 @@ def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
     # the colour blobs are easy: the tuned model must find hotdogs and beat the lazy baseline's F1 of 0
     assert test["lazy_baseline"]["always"] == "not_hotdog" and test["lazy_baseline"]["recall"] == 0.0
     assert test["at_threshold"]["f1"] > 0.5
+    assert test["untuned"]["threshold"] == 0.5
     assert test["ranking"]["pr_auc"] > test["ranking"]["positive_rate"]
     report = (tiny_binary_run / "report.md").read_text()
     assert "always 'not_hotdog'" in report and "chosen on the validation split" in report
@@ -84,8 +85,32 @@ def test_multiclass_run(tiny_multiclass_run):
     at = metrics["splits"]["test"]["at_threshold"]
     assert set(at["per_class"]) == {"apple_pie", "baklava", "ribs"}
     assert np.array(at["confusion_matrix"]).shape == (3, 3)
+    untuned = metrics["splits"]["test"]["untuned"]  # the top class, never "unknown"
+    assert untuned["threshold"] == 0.0 and untuned.get("unknown", 0) == 0
     history = (tiny_multiclass_run / "history.csv").read_text().splitlines()[0]
     assert "val_macro_recall" in history and "val_accuracy" in history
+
+
+def test_evaluate_chooses_the_threshold_again_for_a_new_objective(tiny_binary_run, tmp_path):
+    import shutil
+
+    from seefood.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_binary_run, run)
+    before = json.loads((run / "run.json").read_text())
+    assert main(["evaluate", str(run), "--threshold-objective", "recall>=0.5x"]) == 2
+    assert json.loads((run / "run.json").read_text()) == before  # a bad objective changes nothing
+
+    assert main(["evaluate", str(run), "--threshold-objective", "recall>=1.0"]) == 0
+    after = json.loads((run / "run.json").read_text())
+    assert after["threshold_objective"] == "recall>=1.0"
+    assert after["threshold_choice"]["recall"] == 1.0 and after["threshold_choice"]["met"]
+    assert after["threshold"] <= before["threshold"]  # finding every hotdog never needs a higher bar
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["threshold"] == {"value": after["threshold"], "objective": "recall>=1.0", "chosen_on": "validation"}
+    assert {k: v for k, v in after.items() if not k.startswith(("threshold", "validation_curve"))} == \
+        {k: v for k, v in before.items() if not k.startswith(("threshold", "validation_curve"))}
 
 
 def test_existing_run_is_not_overwritten_without_force(tiny_binary_run):

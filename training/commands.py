@@ -39,6 +39,8 @@ def register(subparsers) -> None:
     e = subparsers.add_parser("evaluate", help="metrics, plots and report for a run")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("data_dir", metavar="DATA_DIR", nargs="?", help="evaluate on this folder instead of the run's test split")
+    e.add_argument("--threshold-objective", metavar="OBJ",
+                   help="choose the threshold again on validation for f1, recall>=X or precision>=X (updates run.json)")
     e.set_defaults(func=_evaluate)
 
     r = subparsers.add_parser("predict", help="classify image files or folders with a run or a bundle")
@@ -81,7 +83,20 @@ def _evaluate(args) -> int:
     from training.evaluate import evaluate_run
     from training.run_io import load_run
 
-    evaluate_run(load_run(args.run_dir), data_dir=Path(args.data_dir) if args.data_dir else None)
+    from seefood.cli import UserError
+    from training.evaluate import retune_run
+    from training.threshold import parse_objective
+
+    run = load_run(args.run_dir)
+    model = None
+    if args.threshold_objective:
+        try:
+            parse_objective(args.threshold_objective)
+        except ValueError as error:
+            raise UserError(str(error)) from error
+        model = run.load_model()
+        run = retune_run(run, args.threshold_objective, model=model)
+    evaluate_run(run, model=model, data_dir=Path(args.data_dir) if args.data_dir else None)
     return 0
 
 

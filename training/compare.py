@@ -169,7 +169,7 @@ def run_row(run_dir: Path) -> dict:
     split = "test" if "test" in metrics["splits"] else "val"
     m = metrics["splits"][split]
     cls = minority_class(run_dir)
-    at5, tuned = m["at_0.5"]["per_class"][cls], m["at_threshold"]["per_class"][cls]
+    at5, tuned = m["untuned"]["per_class"][cls], m["at_threshold"]["per_class"][cls]
     ranking = m["ranking"]
     pr_auc = ranking.get("pr_auc") if run["task"] == "binary" else ranking.get("per_class", {}).get(cls, {}).get("pr_auc")
     return {
@@ -307,7 +307,9 @@ def write_markdown(result: dict, path: Path) -> None:
     ]
     last = "balanced acc" if binary else "macro F1"
     last_key = "balanced_accuracy" if binary else "macro_f1"
-    header = ["strategy", "balance", "augment", "loss", "P@0.5", "R@0.5", "F1@0.5", "P@tuned", "R@tuned", "F1@tuned",
+    untuned = "0.5" if binary else "top"  # multi-class without a threshold: the top class, never "unknown"
+    header = ["strategy", "balance", "augment", "loss", f"P@{untuned}", f"R@{untuned}", f"F1@{untuned}",
+              "P@tuned", "R@tuned", "F1@tuned",
               "PR-AUC", last, "threshold", "train s", "epochs"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, s in result["summary"].items():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
+from seefood.bundle import decide_indices
+
 
 def _per_class(cm: np.ndarray, classes: list[str]) -> dict[str, dict]:
     out = {}
@@ -21,12 +23,13 @@ def _per_class(cm: np.ndarray, classes: list[str]) -> dict[str, dict]:
 
 
 def decisions(scores: np.ndarray, threshold: float, binary: bool) -> np.ndarray:
-    """Predicted class index per example; multi-class rejects are -1 ("unknown")."""
-    scores = np.asarray(scores)
+    """Predicted class index per example by the runtime's rule (``seefood.bundle.decide_indices``);
+    binary ``scores`` are P(positive), multi-class rejects are -1 ("unknown")."""
+    scores = np.asarray(scores, dtype=np.float64)
     if binary:
-        return (scores.reshape(-1) >= threshold).astype(int)
-    top = scores.argmax(axis=1)
-    return np.where(scores.max(axis=1) >= threshold, top, -1)
+        p = scores.reshape(-1)
+        return decide_indices("binary", np.stack([1.0 - p, p], axis=1), threshold)
+    return decide_indices("multiclass", scores, threshold)
 
 
 def classification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float, classes: list[str]) -> dict:

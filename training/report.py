@@ -157,7 +157,7 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
                      f"{uncertainty}.")
     lines.append("")
     for split, s in metrics["splits"].items():
-        a, h, lazy = s["at_threshold"], s["at_0.5"], s["lazy_baseline"]
+        a, h, lazy = s["at_threshold"], s["untuned"], s["lazy_baseline"]
         lines.append(f"## {split} split (n={a['n']})")
         lines.append("")
         if run.binary:

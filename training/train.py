@@ -248,7 +248,9 @@ def train(cfg: TrainConfig) -> Path:
     save_model_atomic(model, out / MODEL_FILE)
     from training.evaluate import choose_and_record_threshold, evaluate_run
 
-    threshold_info = choose_and_record_threshold(model, splits, task, cfg)
+    val_items = [(e["path"], e["target"]) for e in splits["val"]]
+    threshold_info = choose_and_record_threshold(model, val_items, task.kind == "binary", cfg.threshold_objective,
+                                                 cfg.image_size)
     run = {
         "run_id": run_id,
         "status": status,
