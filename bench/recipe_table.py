@@ -1,6 +1,12 @@
-"""Markdown table: default recipe vs plain recipe on the minority class, from two run folders.
+"""Markdown table: default recipe vs plain recipe on the minority class, one row per training seed.
 
-    python -m bench.recipe_table runs/f5_default runs/f5_plain
+    python -m bench.recipe_table runs/f5_default:runs/f5_plain runs/f5_s1_default:runs/f5_s1_plain ...
+
+Each argument pairs a default-recipe run with a plain-recipe run trained with the same seed (so the
+same split). Read from each run's metrics.json (test split) and run.json. Besides F1 on the test
+split as it is, F1 is also given at the training split's class mix: the test split's negatives are
+weighted so that negatives : positives matches training (food5's own test split holds 1 rib in 5,
+training 1 in 9, and F1 depends on that mix).
 """
 
 from __future__ import annotations
@@ -10,30 +16,76 @@ import sys
 from pathlib import Path
 
 
-def row(name: str, run: Path, at: str) -> str:
-    m = json.loads((run / "metrics.json").read_text())
-    cfg = json.loads((run / "config.json").read_text())
-    info = json.loads((run / "run.json").read_text())
-    test = m["splits"]["test"]
-    r = test[at]
-    threshold = info["threshold"] if at == "at_threshold" else 0.5
-    return (f"| {name} (`--balance {cfg['balance']} --augment {cfg['augment']}`) | {threshold:.2f} | {r['precision']:.3f} | "
-            f"{r['recall']:.3f} | **{r['f1']:.3f}** | **{test['ranking']['pr_auc']:.3f}** | {r['accuracy']:.3f} | "
-            f"{info['epochs_run']} / {info['train_seconds']:.0f} s |")
+def _load(run: Path) -> dict:
+    return {name: json.loads((run / f"{name}.json").read_text()) for name in ("metrics", "config", "run")}
 
 
-def table(default: Path, plain: Path) -> str:
-    lazy = json.loads((default / "metrics.json").read_text())["splits"]["test"]["lazy_baseline"]
-    lines = [
-        "| recipe (test split) | threshold | precision | recall | F1 | PR-AUC | accuracy | epochs / time |",
-        "|---|---|---|---|---|---|---|---|",
-        row("default", default, "at_threshold"),
-        row("default", default, "untuned"),
-        row("plain", plain, "untuned"),
-        f"| always '{lazy['always']}' | – | 0.000 | 0.000 | 0.000 | – | {lazy['accuracy']:.3f} | – |",
-    ]
+def f1_at_mix(confusion: list[list[int]], negative_weight: float) -> float:
+    """Positive-class F1 from a binary confusion matrix [[tn, fp], [fn, tp]] with negatives weighted."""
+    (_, fp), (fn, tp) = confusion
+    fp = fp * negative_weight
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def negative_weight(run: dict) -> float:
+    """Weight on test negatives that gives the test split the training split's class mix."""
+    train_pos = run["run"]["balance"]["raw_mix"][run["run"]["positive_class"]]
+    confusion = run["metrics"]["splits"]["test"]["untuned"]["confusion_matrix"]
+    test_neg, test_pos = sum(confusion[0]), sum(confusion[1])
+    return ((1 - train_pos) / train_pos) / (test_neg / test_pos)
+
+
+def measures(run: dict) -> dict:
+    test = run["metrics"]["splits"]["test"]
+    weight = negative_weight(run)
+    out = {"pr_auc": test["ranking"]["pr_auc"], "threshold": run["run"]["threshold"]}
+    for key, at in (("tuned", "at_threshold"), ("at_0.5", "untuned")):
+        out[f"f1_{key}"] = test[at]["f1"]
+        out[f"f1_{key}_mix"] = f1_at_mix(test[at]["confusion_matrix"], weight)
+    return out
+
+
+def table(pairs: list[tuple[Path, Path]]) -> str:
+    header = ("seed", "PR-AUC default", "PR-AUC plain", "F1 default @tuned (threshold)", "F1 plain @0.5",
+              "F1 default @0.5", "F1 plain @tuned", "at training mix: F1 default @tuned", "F1 plain @0.5")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
+    for default_dir, plain_dir in pairs:
+        default, plain = _load(default_dir), _load(plain_dir)
+        d, p = measures(default), measures(plain)
+        rows.append((d, p))
+        lines.append(
+            f"| {default['config']['seed']} | {d['pr_auc']:.3f} | {p['pr_auc']:.3f} | {d['f1_tuned']:.3f} ({d['threshold']:.2f}) "
+            f"| {p['f1_at_0.5']:.3f} | {d['f1_at_0.5']:.3f} | {p['f1_tuned']:.3f} ({p['threshold']:.2f}) "
+            f"| {d['f1_tuned_mix']:.3f} | {p['f1_at_0.5_mix']:.3f} |"
+        )
+
+    def mean(side: int, key: str) -> float:
+        return sum(r[side][key] for r in rows) / len(rows)
+
+    def wins(key_d: str, key_p: str) -> str:
+        return f"{sum(r[0][key_d] > r[1][key_p] for r in rows)}/{len(rows)}"
+
+    lines.append(
+        f"| **mean** | **{mean(0, 'pr_auc'):.3f}** | **{mean(1, 'pr_auc'):.3f}** | **{mean(0, 'f1_tuned'):.3f}** | "
+        f"**{mean(1, 'f1_at_0.5'):.3f}** | {mean(0, 'f1_at_0.5'):.3f} | {mean(1, 'f1_tuned'):.3f} | "
+        f"**{mean(0, 'f1_tuned_mix'):.3f}** | **{mean(1, 'f1_at_0.5_mix'):.3f}** |"
+    )
+    lines.append(
+        f"| default better in | {wins('pr_auc', 'pr_auc')} | | {wins('f1_tuned', 'f1_at_0.5')} | | "
+        f"{wins('f1_at_0.5', 'f1_at_0.5')} | | {wins('f1_tuned_mix', 'f1_at_0.5_mix')} | |"
+    )
     return "\n".join(lines)
 
 
+def _pair(arg: str) -> tuple[Path, Path]:
+    default, sep, plain = arg.partition(":")
+    if not sep:
+        raise SystemExit(f"{arg!r}: expected DEFAULT_RUN:PLAIN_RUN")
+    return Path(default), Path(plain)
+
+
 if __name__ == "__main__":
-    print(table(Path(sys.argv[1]), Path(sys.argv[2])))
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    print(table([_pair(a) for a in sys.argv[1:]]))

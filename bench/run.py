@@ -189,10 +189,11 @@ def inference_rows(run: Path, work: Path, described: str) -> tuple[list[Row], Pa
             f"{base / keras_stats['direct']['p50_ms']:.1f}x faster than predict", "", "n/a", THIS),
     ]
     bundles = work / "bundles"
-    export_cmd = ["export", str(run), "--out", str(bundles), "--quantize", "all", "--no-verify", "--force"]
-    _log("exporting float32 / float16 / dynamic / int8")
+    # verified: the int8 bundle is per-tensor only where it agrees with the Keras model (export's auto)
+    export_cmd = ["export", str(run), "--out", str(bundles), "--quantize", "all", "--force"]
+    _log("exporting and verifying float32 / float16 / dynamic / int8")
     proc = subprocess.run(measure.seefood_argv(*export_cmd), capture_output=True, text=True)
-    if proc.returncode != 0 or not (bundles / "float32" / "model.tflite").is_file():
+    if not (bundles / "int8" / "model.tflite").is_file():
         reason = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         rows.append(skipped(section, "TFLite bundles", f"seefood export failed: {reason[0]}", command="seefood " + shlex.join(export_cmd)))
         return rows, None
@@ -209,8 +210,20 @@ def inference_rows(run: Path, work: Path, described: str) -> tuple[list[Row], Pa
                     f"{sizes['int8'] / 1024:.0f} KiB vs {sizes['float32'] / 1024:.0f} KiB",
                     f"{ratio:.2f}x", "int8 <= 1/3 of float32", verdict(ratio <= 1 / 3),
                     "seefood " + shlex.join(["export", "RUN", "--out", "BUNDLE", "--quantize", "all"]),
+                    f"int8 weights {_manifest(bundles / 'int8').get('quantization_granularity')}; "
                     f"float16 {sizes['float16'] / 1024:.0f} KiB, dynamic {sizes['dynamic'] / 1024:.0f} KiB"))
-    return rows, bundles / "float32"
+    verification = _manifest(bundles / "int8").get("verification") or {}
+    if verification:
+        rows.append(Row(section, "int8 agreement with the Keras model", f"{verification['agreement']:.2%}",
+                        f"dF1 {verification['deltas']['f1']:+.3f}", ">= 98%, F1 drop <= 0.02",
+                        verdict(bool(verification["passed"])), "seefood verify BUNDLE/int8",
+                        f"export exit code {proc.returncode}"))
+    return rows, bundles / "int8"
+
+
+def _manifest(bundle: Path) -> dict:
+    path = bundle / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def app_rows(run: Path, bundle: Path | None, folder: Path, work: Path) -> list[Row]:

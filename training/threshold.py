@@ -203,12 +203,8 @@ def sweep_table(scores, labels, thresholds=(0.1, 0.25, 0.5, 0.75, 0.9), binary: 
         if binary:
             s = np.asarray(scores).reshape(-1)
             y = np.asarray(labels).reshape(-1).astype(bool)
-            pred = s >= t
-            tp = float(np.sum(pred & y))
-            prec = tp / pred.sum() if pred.any() else 0.0
-            rec = tp / max(1.0, float(y.sum()))
-            f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
-            rows.append({"threshold": float(t), "precision": prec, "recall": rec, "f1": f1, "flagged": int(pred.sum())})
+            prec, rec, f1 = _rates_at(s, y, t)
+            rows.append({"threshold": float(t), "precision": prec, "recall": rec, "f1": f1, "flagged": int(np.sum(s >= t))})
         else:
             prec, rec, f1 = multiclass_rates(scores, labels, t)
             rows.append({"threshold": float(t), "precision": prec, "recall": rec, "f1": f1})
