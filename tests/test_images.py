@@ -24,9 +24,9 @@ def test_formats_become_rgb_uint8(tmp_path):
     Image.fromarray(arr).convert("CMYK").save(tmp_path / "e.jpg")
     Image.fromarray(arr).convert("L").save(tmp_path / "f.JPEG")
     rgba = np.dstack([arr, np.full(arr.shape[:2], 0, np.uint8)])  # fully transparent
-    Image.fromarray(rgba, "RGBA").save(tmp_path / "g.png")
+    Image.fromarray(rgba).save(tmp_path / "g.png")  # 4 uint8 channels: RGBA
     sixteen = (np.arange(40 * 60, dtype=np.uint16).reshape(40, 60) * 27).astype(np.uint16)
-    Image.fromarray(sixteen, mode="I;16").save(tmp_path / "h.png")
+    Image.fromarray(sixteen).save(tmp_path / "h.png")  # uint16: mode I;16
     for path in sorted(tmp_path.iterdir()):
         out = load_rgb(path)
         assert out.dtype == np.uint8 and out.shape == (40, 60, 3), path.name
