@@ -161,6 +161,9 @@ def run_export(args) -> int:
             if report is not None:
                 if len(tried) > 1:
                     report["granularity_note"] = "tried " + " | ".join(tried)
+                elif attempts == ["per-tensor"] and not report["passed"]:
+                    report["granularity_note"] = ("per-tensor failed verification; --int8-granularity per-channel "
+                                                  "(or auto) keeps a scale per channel and may pass")
                 verify.record(folder, report)
                 reports.append(report)
             bundle_writer.write_readme(folder)
