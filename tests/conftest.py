@@ -21,6 +21,11 @@ if str(ROOT) not in sys.path:
 
 FOOD5 = ROOT.parent / "shared" / "data" / "food5"
 
+# PySide6 6.12 drops a reference to True on every SignalInstance.disconnect() (and emit()), and
+# pytest-qt disconnects after each waitSignal: without this the session can abort at exit with
+# "bool_dealloc". Importing qtsignals protects the booleans of this process (desktop/qtsignals.py).
+import desktop.qtsignals  # noqa: E402,F401
+
 
 def blob_image(rng: np.random.Generator, colour, size=(48, 64)) -> np.ndarray:
     """A noisy image dominated by ``colour``: trivially learnable, so tiny runs converge."""
