@@ -116,3 +116,28 @@ def test_cli_reports_a_bad_bundle_without_a_traceback(bundle, capsys):
     (bundle / "model.tflite").unlink()
     assert main(["bench", str(bundle), "--runs", "5"]) == 2
     assert "model.tflite" in capsys.readouterr().err
+
+
+def test_falls_back_to_tflite_runtime_then_fails_clearly_without_any_interpreter(bundle, monkeypatch):
+    """Without ai-edge-litert the classifier uses tflite_runtime (phones, old Raspberry Pi images);
+    with no interpreter at all it says what to install."""
+    import sys
+    import types
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    fake = types.ModuleType("tflite_runtime")
+    fake.interpreter = types.ModuleType("tflite_runtime.interpreter")
+    fake.interpreter.Interpreter = Interpreter  # same API: Interpreter(model_path=..., num_threads=...)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # None in sys.modules: import raises ImportError
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", fake)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fake.interpreter)
+    classifier = Classifier(bundle, num_threads=1)
+    assert classifier.interpreter_name == "tflite_runtime"
+    assert classifier.classify(_frame(COLOURS["pizza"])).label == "pizza"
+
+    for name in ("tflite_runtime", "tflite_runtime.interpreter", "tensorflow", "tensorflow.lite"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(BundleError, match="no TFLite interpreter is installed.*pip install ai-edge-litert"):
+        Classifier(bundle)

@@ -1,0 +1,81 @@
+"""How well a threshold chosen on validation carries over to test: the single best-F1 peak of the
+validation split against the bagged rule `seefood train` uses (training/threshold.py).
+
+    python -m bench.threshold_rules runs/f5_default2 runs/f5_plain ...
+
+For each binary run: the run's model scores its validation and test splits, both rules pick a
+threshold on validation only, and the table gives test F1 at each (and at 0.5, and the best
+possible on test, which no rule can know). Test F1 is also given at the training split's class
+mix (negatives weighted as in bench/recipe_table.py), because F1 depends on the mix.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.run_io import load_run
+from training.threshold import binary_curve, choose_threshold
+
+
+def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_weight: float = 1.0) -> float:
+    pred = scores >= threshold
+    tp = float(np.sum(pred & labels))
+    fp = float(np.sum(pred & ~labels)) * negative_weight
+    fn = float(np.sum(~pred & labels))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def run_scores(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from training.train import predict_scores
+
+    run = load_run(run_dir)
+    if not run.binary:
+        raise SystemExit(f"{run_dir}: a multi-class run; this compares binary thresholds")
+    model = run.load_model()
+    out = {}
+    for split in ("val", "test"):
+        paths = [p for p, _ in run.splits[split]]
+        labels = np.array([t for _, t in run.splits[split]]).astype(bool)
+        out[split] = (predict_scores(model, paths, run.preprocessing.image_size, 64, True), labels)
+    return out
+
+
+def rows_for(run_dir: Path) -> dict:
+    scores = run_scores(run_dir)
+    (val_s, val_y), (test_s, test_y) = scores["val"], scores["test"]
+    train_share = float(np.mean([t for _, t in load_run(run_dir).splits["train"]]))
+    weight = ((1 - train_share) / train_share) / (np.sum(~test_y) / np.sum(test_y))
+    peak = choose_threshold(val_s, val_y, "f1", bootstrap=0).threshold
+    bagged = choose_threshold(val_s, val_y, "f1").threshold
+    best = float(binary_curve(test_s, test_y)["f1"].max())
+    return {
+        "run": run_dir.name, "val_positives": int(val_y.sum()), "peak": peak, "bagged": bagged,
+        "f1_peak": f1_at(test_s, test_y, peak), "f1_bagged": f1_at(test_s, test_y, bagged),
+        "f1_0.5": f1_at(test_s, test_y, 0.5), "f1_best": best,
+        "mix_peak": f1_at(test_s, test_y, peak, weight), "mix_bagged": f1_at(test_s, test_y, bagged, weight),
+    }
+
+
+def table(rows: list[dict]) -> str:
+    header = ("run", "val positives", "peak threshold", "bagged threshold", "test F1 @peak", "test F1 @bagged",
+              "test F1 @0.5", "best test F1 (hindsight)", "at training mix: @peak", "@bagged")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['val_positives']} | {r['peak']:.2f} | {r['bagged']:.2f} | {r['f1_peak']:.3f} | "
+                     f"{r['f1_bagged']:.3f} | {r['f1_0.5']:.3f} | {r['f1_best']:.3f} | {r['mix_peak']:.3f} | {r['mix_bagged']:.3f} |")
+    mean = {k: np.mean([r[k] for r in rows]) for k in ("f1_peak", "f1_bagged", "f1_0.5", "f1_best", "mix_peak", "mix_bagged")}
+    better = sum(r["f1_bagged"] > r["f1_peak"] for r in rows)
+    worse = sum(r["f1_bagged"] < r["f1_peak"] for r in rows)
+    lines.append(f"| **mean of {len(rows)}** | | | | **{mean['f1_peak']:.3f}** | **{mean['f1_bagged']:.3f}** | {mean['f1_0.5']:.3f} | "
+                 f"{mean['f1_best']:.3f} | **{mean['mix_peak']:.3f}** | **{mean['mix_bagged']:.3f}** |")
+    lines.append(f"\nbagged better than peak on test in {better} runs, worse in {worse}, equal in {len(rows) - better - worse}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    print(table([rows_for(Path(arg)) for arg in sys.argv[1:]]))
