@@ -13,12 +13,12 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 from collections.abc import Iterator
 from importlib import metadata as _importlib_metadata
 from pathlib import Path
 
 from export.run_reader import Run
+from seefood.atomic import staged_folder
 from seefood.bundle import MANIFEST_NAME, SCHEMA_VERSION, sha256_of
 from seefood.cli import UserError
 
@@ -39,29 +39,9 @@ def staging(target: Path, force: bool) -> Iterator[Path]:
 
     On an exception the temporary folder is removed and ``target`` is left as it was.
     """
-    target = Path(target)
-    refuse_existing(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a bundle gets normal permissions
-    try:
+    refuse_existing(Path(target), force)
+    with staged_folder(target) as tmp:
         yield tmp
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.rename(target, old / "previous")  # moved aside, not deleted, until the new one is in place
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def tool_versions() -> dict:

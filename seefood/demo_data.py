@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seefood.atomic import staged_folder
 from seefood.demo_scenes import IMAGE_SIZE, NEGATIVE_KINDS, render_scene, sample_scene
 
 FORMAT_VERSION = 1
@@ -239,9 +237,7 @@ def generate(root: Path | str, seed: int = 0, scale: float = 1.0, force: bool = 
         raise FileExistsError(f"{root} already exists; pass --force to replace it")
     start = time.perf_counter()
     counts = split_counts(scale)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
+    with staged_folder(root) as tmp:
         for split, per_class in counts.items():
             for cls in per_class:
                 (tmp / split / cls).mkdir(parents=True)
@@ -255,15 +251,5 @@ def generate(root: Path | str, seed: int = 0, scale: float = 1.0, force: bool = 
         marker = {"format_version": FORMAT_VERSION, "seed": seed, "scale": scale, "counts": counts,
                   "video": VIDEO_NAME, "video_frames": frames, "image_size": IMAGE_SIZE}
         (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if root.exists() or root.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-            os.replace(root, old / "data")
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return DemoDataSummary(root=root, counts=counts, video=root / VIDEO_NAME, video_frames=frames,
                            seconds=time.perf_counter() - start)
