@@ -66,6 +66,10 @@ class RunInfo:
     def binary(self) -> bool:
         return self.task == "binary"
 
+    @property
+    def negative_class(self) -> str | None:
+        return self.classes[0] if self.binary else None
+
     def load_model(self):
         import keras
 
