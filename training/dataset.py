@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seefood.bundle import sha256_of
 from seefood.images import ImageReadError, classify_path, image_size_of, load_rgb
 
 SPLITS = ("train", "val", "test")
@@ -57,14 +58,6 @@ class Inventory:
         return digest.hexdigest()[:16]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def split_for(sha256: str, seed: int, val_fraction: float, test_fraction: float) -> str:
     """The split of one file, from its content hash alone: stable as the folder grows."""
     u = int(hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()[:15], 16) / float(16**15)
@@ -96,7 +89,7 @@ def _check_file(path: Path, min_side: int) -> tuple[str, object]:
         load_rgb(path)  # full decode: catches truncated files before training does
     except ImageReadError as error:
         return "unreadable", error.reason
-    return "ok", file_sha256(path)
+    return "ok", sha256_of(path)
 
 
 def discover(
