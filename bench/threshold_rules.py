@@ -1,7 +1,7 @@
 """How well a threshold chosen on validation carries over to test: the single best-F1 peak of the
 validation split against the bagged rule `seefood train` uses (training/threshold.py).
 
-    python -m bench.threshold_rules runs/f5_default2 runs/f5_plain ...
+    python -m bench.threshold_rules [--cache DIR] runs/f5_default2 runs/f5_plain ...
 
 For each binary run: the run's model scores its validation and test splits, both rules pick a
 threshold on validation only, and the table gives test F1 at each (and at 0.5, and the best
@@ -11,6 +11,7 @@ mix (negatives weighted as in bench/recipe_table.py), because F1 depends on the 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -75,7 +76,26 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cached_rows_for(run_dir: Path, cache: Path | None) -> dict:
+    """rows_for, remembered in ``cache`` (one JSON per run, keyed by the model file's hash)."""
+    if cache is None:
+        return rows_for(run_dir)
+    from seefood.bundle import sha256_of
+
+    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    row = rows_for(run_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row))
+    return row
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    cache = None
+    if args[:1] == ["--cache"]:
+        cache, args = Path(args[1]), args[2:]
+    if not args:
         raise SystemExit(__doc__)
-    print(table([rows_for(Path(arg)) for arg in sys.argv[1:]]))
+    print(table([cached_rows_for(Path(arg), cache) for arg in args]))

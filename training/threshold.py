@@ -6,8 +6,8 @@ Binary: the score is the positive class's probability; objectives
   threshold from 0.62 to 0.96) whose single peak moves with one photo. So the threshold is the mean
   of the best-F1 thresholds of bootstrap resamples of the validation split (``BOOTSTRAP`` of them,
   fixed seed); the 10th-90th percentile of those thresholds is reported as its uncertainty, and the
-  peak of the split itself beside it. On 12 food5 models this raised mean test F1 from 0.609 to
-  0.619 (docs/food5-results.md);
+  peak of the split itself beside it. On 19 food5 models this raised mean test F1 from 0.615 to
+  0.631, better in 11 and worse in 8 (docs/food5-results.md, bench/threshold_rules.py);
 - ``recall>=X``: among thresholds that find at least X of the positives, the one with the best
   precision (the "don't miss a hotdog" setting);
 - ``precision>=X``: among thresholds whose alarms are right at least X of the time, the one with
