@@ -80,22 +80,20 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from training.evaluate import evaluate_run
-    from training.run_io import load_run
-
     from seefood.cli import UserError
-    from training.evaluate import retune_run
+    from training.evaluate import evaluate_run, retune_run
+    from training.run_io import load_run
     from training.threshold import parse_objective
 
     run = load_run(args.run_dir)
     model = None
     if args.threshold_objective:
         try:
-            parse_objective(args.threshold_objective)
-        except ValueError as error:
+            parse_objective(args.threshold_objective)  # before the slow model load
+            model = run.load_model()
+            run = retune_run(run, args.threshold_objective, model=model)
+        except ValueError as error:  # a bad objective, or no validation photos
             raise UserError(str(error)) from error
-        model = run.load_model()
-        run = retune_run(run, args.threshold_objective, model=model)
     evaluate_run(run, model=model, data_dir=Path(args.data_dir) if args.data_dir else None)
     return 0
 
