@@ -350,6 +350,9 @@ def record(bundle_dir: Path | str, report: dict) -> None:
     """verification.json + the manifest's ``verification`` (the model file, and so its sha256, is untouched)."""
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)  # re-checks the hash before we vouch for the model
+    earlier = manifest.raw.get("verification") or {}
+    if not report.get("granularity_note") and earlier.get("granularity_note"):
+        report = dict(report, granularity_note=earlier["granularity_note"])  # how export chose int8 stays on record
     write_json_atomic(bundle_dir / VERIFICATION_NAME, report)
     raw = dict(manifest.raw)
     raw["verification"] = summary(report)

@@ -143,6 +143,9 @@ def test_auto_granularity_falls_back_to_per_channel_when_per_tensor_fails(tmp_pa
     assert "per-tensor: salad recall dropped" in manifest["verification"]["granularity_note"]
     assert "int8 (per-channel)" in capsys.readouterr().out
     assert max(_weight_scale_counts(out / "model.tflite")) > 1
+    monkeypatch.undo()
+    assert main(["verify", str(out)]) == 0  # verifying again keeps the record of how int8 was chosen
+    assert "per-tensor: salad recall dropped" in load_manifest(out).raw["verification"]["granularity_note"]
 
 
 def test_metadata_describes_labels_and_raw_rgb_input(tmp_path_factory):
