@@ -75,6 +75,13 @@ def load_average() -> str:
         return "unknown"
 
 
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees here (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
 def machine_info() -> dict:
     """What the numbers depend on: CPU, cores, load, library versions, date."""
     return {
@@ -88,7 +95,7 @@ def machine_info() -> dict:
         "numpy": _version("numpy"),
         "pillow": _version("pillow"),
         "PySide6": _version("PySide6", "PySide6-Essentials", "shiboken6"),
-        "gpu": "no GPU on this machine",
+        "gpu": ", ".join(gpu_names()) or "no GPU found by TensorFlow",
     }
 
 

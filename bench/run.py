@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench import measure
 from bench.food5 import FOOD5, make_imbalanced
-from bench.results import Row, load_average, machine_info, skipped, verdict, write_results
+from bench.results import Row, gpu_names, load_average, machine_info, skipped, verdict, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128  # small_cnn's default input side
@@ -94,11 +94,18 @@ def training_rows(folder: Path) -> list[Row]:
             f"{result['steady_images_per_s'] / result['first_epoch_images_per_s']:.2f}x the first epoch "
             f"({result['first_epoch_images_per_s']:.0f} img/s, which also decodes every photo into the cache)",
             "", "n/a", THIS, f"{result['images_per_epoch']} images/epoch; epoch times {epochs} s"),
-        Row(section, "GPU, with and without mixed precision", "not available: no GPU on this machine",
-            target="", holds="not measured"),
+        _gpu_row(section),
     ]
     rows.append(full_training_row(result["steady_images_per_s"]))
     return rows
+
+
+def _gpu_row(section: str) -> Row:
+    what = "GPU, with and without mixed precision"
+    gpus = gpu_names()
+    if not gpus:
+        return skipped(section, what, "no GPU found by TensorFlow on this machine")
+    return skipped(section, what, f"GPU found ({', '.join(gpus)}), but make bench does not time GPU training yet")
 
 
 def full_training_row(steady_images_per_s: float) -> Row:

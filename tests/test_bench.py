@@ -18,7 +18,7 @@ def test_results_table_has_machine_sections_targets_and_skipped_reasons(tmp_path
     ]
     path = write_results(tmp_path / "RESULTS.md", machine_info(), rows, ["shared cores"])
     text = path.read_text()
-    assert "**machine**" in text and "**tensorflow**" in text and "**date**" in text
+    assert "**machine**" in text and "**tensorflow**" in text and "**date**" in text and "**gpu**" in text
     assert "## Inference" in text and "## App" in text and "## Notes" in text
     assert "| int8 model size vs float32 | 40 KiB vs 130 KiB | 0.31x | int8 <= 1/3 of float32 | yes |" in text
     assert "not available: no exported bundle" in text and "| not measured |" in text
@@ -47,3 +47,13 @@ def test_recipe_table_f1_at_the_training_mix_weights_test_negatives():
     assert f1_at_mix(confusion, 1.0) == 2 * 15 / (2 * 15 + 10 + 5)
     assert f1_at_mix(confusion, 2.0) == 2 * 15 / (2 * 15 + 20 + 5)  # twice the negatives: twice the false alarms
     assert f1_at_mix([[100, 0], [20, 0]], 1.0) == 0.0
+
+
+def test_gpu_row_says_what_tensorflow_found(monkeypatch):
+    import bench.run as bench_run
+
+    monkeypatch.setattr(bench_run, "gpu_names", lambda: [])
+    assert "no GPU found" in bench_run._gpu_row("Training").value
+    monkeypatch.setattr(bench_run, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    row = bench_run._gpu_row("Training")
+    assert "GPU found (/physical_device:GPU:0)" in row.value and row.holds == "not measured"
