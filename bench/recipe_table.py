@@ -27,12 +27,15 @@ def f1_at_mix(confusion: list[list[int]], negative_weight: float) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def negative_weight(run: dict) -> float:
+def mix_weight(train_positive_share: float, test_negatives: int, test_positives: int) -> float:
     """Weight on test negatives that gives the test split the training split's class mix."""
+    return ((1 - train_positive_share) / train_positive_share) / (test_negatives / test_positives)
+
+
+def negative_weight(run: dict) -> float:
     train_pos = run["run"]["balance"]["raw_mix"][run["run"]["positive_class"]]
     confusion = run["metrics"]["splits"]["test"]["untuned"]["confusion_matrix"]
-    test_neg, test_pos = sum(confusion[0]), sum(confusion[1])
-    return ((1 - train_pos) / train_pos) / (test_neg / test_pos)
+    return mix_weight(train_pos, sum(confusion[0]), sum(confusion[1]))
 
 
 def measures(run: dict) -> dict:

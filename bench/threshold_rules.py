@@ -17,16 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.recipe_table import f1_at_mix, mix_weight
 from training.run_io import load_run
 from training.threshold import binary_curve, choose_threshold
 
 
 def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_weight: float = 1.0) -> float:
+    """Positive-class F1 at ``threshold`` with test negatives weighted (bench.recipe_table.f1_at_mix)."""
     pred = scores >= threshold
-    tp = float(np.sum(pred & labels))
-    fp = float(np.sum(pred & ~labels)) * negative_weight
-    fn = float(np.sum(~pred & labels))
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    confusion = [[int(np.sum(~pred & ~labels)), int(np.sum(pred & ~labels))],
+                 [int(np.sum(~pred & labels)), int(np.sum(pred & labels))]]
+    return f1_at_mix(confusion, negative_weight)
 
 
 def run_scores(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -48,7 +49,7 @@ def rows_for(run_dir: Path) -> dict:
     scores = run_scores(run_dir)
     (val_s, val_y), (test_s, test_y) = scores["val"], scores["test"]
     train_share = float(np.mean([t for _, t in load_run(run_dir).splits["train"]]))
-    weight = ((1 - train_share) / train_share) / (np.sum(~test_y) / np.sum(test_y))
+    weight = mix_weight(train_share, int(np.sum(~test_y)), int(np.sum(test_y)))
     peak = choose_threshold(val_s, val_y, "f1", bootstrap=0).threshold
     bagged = choose_threshold(val_s, val_y, "f1").threshold
     best = float(binary_curve(test_s, test_y)["f1"].max())
