@@ -58,6 +58,7 @@ def rows_for(run_dir: Path) -> dict:
         "f1_peak": f1_at(test_s, test_y, peak), "f1_bagged": f1_at(test_s, test_y, bagged),
         "f1_0.5": f1_at(test_s, test_y, 0.5), "f1_best": best,
         "mix_peak": f1_at(test_s, test_y, peak, weight), "mix_bagged": f1_at(test_s, test_y, bagged, weight),
+        "median_positive_val": float(np.median(val_s[val_y])), "median_positive_test": float(np.median(test_s[test_y])),
     }
 
 
@@ -74,6 +75,10 @@ def table(rows: list[dict]) -> str:
     lines.append(f"| **mean of {len(rows)}** | | | | **{mean['f1_peak']:.3f}** | **{mean['f1_bagged']:.3f}** | {mean['f1_0.5']:.3f} | "
                  f"{mean['f1_best']:.3f} | **{mean['mix_peak']:.3f}** | **{mean['mix_bagged']:.3f}** |")
     lines.append(f"\nbagged better than peak on test in {better} runs, worse in {worse}, equal in {len(rows) - better - worse}")
+    shifts = [f"{r['run']} {r['median_positive_val']:.2f} -> {r['median_positive_test']:.2f}"
+              for r in rows if "median_positive_val" in r]
+    if shifts:
+        lines.append("median score of the positive class, validation -> test: " + "; ".join(shifts))
     return "\n".join(lines)
 
 
@@ -83,7 +88,7 @@ def cached_rows_for(run_dir: Path, cache: Path | None) -> dict:
         return rows_for(run_dir)
     from seefood.bundle import sha256_of
 
-    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}.json"
+    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}-v2.json"
     if path.is_file():
         return json.loads(path.read_text())
     row = rows_for(run_dir)
