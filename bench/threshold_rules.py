@@ -31,7 +31,7 @@ def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_wei
 
 
 def run_scores(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from training.train import predict_scores
+    from training.pipeline import predict_scores
 
     run = load_run(run_dir)
     if not run.binary:

@@ -32,7 +32,7 @@ def test_binary_run_writes_everything(tiny_binary_run):
 def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
     from training.run_io import load_run
     from training.threshold import choose_threshold
-    from training.train import predict_scores
+    from training.pipeline import predict_scores
 
     run = load_run(tiny_binary_run)
     model = run.load_model()
@@ -147,3 +147,51 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "2 replica(s) with MirroredStrategy" in out.stdout
     assert (tmp_path / "run" / "metrics.json").is_file()
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    header, last = history[0].split(","), history[-1].split(",")
+    assert np.isfinite(float(last[header.index("val_pr_auc")]))  # judged on the validation photos each epoch
+
+
+def test_padding_gives_every_replica_whole_batches():
+    from training.pipeline import global_batch_for, padding_for
+
+    assert global_batch_for(5, 2) == 6 and global_batch_for(8, 2) == 8 and global_batch_for(3, 1) == 3
+    for n in range(1, 40):
+        assert padding_for(n, 8, 1) == 0  # one replica: never padded
+        pad = padding_for(n, 8, 2)
+        assert 0 <= pad < 8 and (n + pad) % 8 == 0
+
+
+SCORES_ON_REPLICAS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from training.train import setup_devices
+setup_devices()
+import numpy as np, tensorflow as tf
+from training.models import build_model
+from training.pipeline import predict_scores
+paths = sys.argv[2:]
+strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+with strategy.scope():
+    model, _ = build_model("small_cnn", 32, 1, True, "none", "none", seed=3)
+plain, _ = build_model("small_cnn", 32, 1, True, "none", "none", seed=3)
+plain.set_weights(model.get_weights())
+worst = 0.0
+for n in range(1, len(paths) + 1):  # every remainder of the global batch, including n < replicas
+    a = predict_scores(model, paths[:n], 32, 4, True)
+    b = predict_scores(plain, paths[:n], 32, 4, True)
+    assert a.shape == (n,), a.shape
+    worst = max(worst, float(np.abs(a - b).max()))
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "worst": worst}))
+"""
+
+
+def test_scores_on_two_replicas_match_one_device_for_every_count(tmp_path):
+    data = write_class_folder(tmp_path / "data", {"a": 5, "b": 4}, seed=5)
+    paths = sorted(str(p) for p in data.rglob("*.jpg"))
+    env = {**os.environ, "SEEFOOD_CPU_DEVICES": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", SCORES_ON_REPLICAS, str(ROOT), *paths],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and result["worst"] < 1e-5

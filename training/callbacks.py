@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 
 
 class EpochSummary(keras.callbacks.Callback):
@@ -49,3 +50,40 @@ class InterruptCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.epochs_done = epoch + 1
         (self.run_dir / "checkpoints" / "progress.txt").write_text(f"epochs_done={self.epochs_done}\n", encoding="utf-8")
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Scores the validation photos after every epoch and puts ``val_loss`` and ``val_<metric>``
+    into the epoch's logs, for the callbacks after it (early stopping, checkpoints, CSV,
+    TensorBoard, the progress bar). It replaces Keras's own validation pass, for two reasons:
+    the numbers are computed exactly as the final report computes them (average precision, not
+    a 200-bucket AUC), and the last partial batch is padded and its blanks dropped, so a model
+    on several replicas is judged on exactly the validation photos (Keras's pass either gives a
+    replica an empty batch or counts padding in unweighted metrics). Put it first in the list.
+    """
+
+    def __init__(self, dataset, labels: np.ndarray, binary: bool, num_classes: int, loss):
+        super().__init__()
+        self.dataset = dataset  # decoded once (cached), padded to whole batches
+        self.labels = np.asarray(labels).reshape(-1).astype(int)
+        self.binary = binary
+        self.num_classes = num_classes
+        self.loss = loss
+
+    def on_epoch_end(self, epoch, logs=None):
+        from training.metrics import epoch_metrics
+
+        if logs is None:
+            return
+        n = len(self.labels)
+        scores = np.asarray(self.model.predict(self.dataset, verbose=0), dtype=np.float32)[:n]
+        if self.binary:
+            scores = scores.reshape(-1)
+            targets = self.labels.astype(np.float32).reshape(-1, 1)
+            preds = scores.reshape(-1, 1)
+        else:
+            targets = np.eye(self.num_classes, dtype=np.float32)[self.labels]
+            preds = scores
+        logs["val_loss"] = float(keras.ops.convert_to_numpy(self.loss(targets, preds)))
+        for key, value in epoch_metrics(scores, self.labels, self.binary, self.num_classes).items():
+            logs[f"val_{key}"] = value

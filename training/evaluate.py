@@ -25,7 +25,7 @@ EVAL_BATCH = 64
 def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary: bool, objective: str,
                                 image_size: int) -> dict:
     """Threshold from the validation split only (never test)."""
-    from training.train import predict_scores
+    from training.pipeline import predict_scores
 
     paths = [path for path, _ in val_items]
     labels = np.array([target for _, target in val_items])
@@ -110,7 +110,7 @@ def evaluate_split(run: RunInfo, scores: np.ndarray, labels: np.ndarray) -> dict
 
 
 def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None = None) -> dict:
-    from training.train import predict_scores
+    from training.pipeline import predict_scores
 
     model = model or run.load_model()
     size = run.preprocessing.image_size

@@ -92,6 +92,30 @@ def ranking_metrics(scores: np.ndarray, labels: np.ndarray, classes: list[str]) 
     return out
 
 
+def epoch_metrics(scores: np.ndarray, labels: np.ndarray, binary: bool, num_classes: int) -> dict[str, float]:
+    """The per-epoch validation numbers training logs (``val_`` + key): binary precision, recall
+    and accuracy at 0.5, PR-AUC (average precision) and ROC-AUC; multi-class accuracy and macro
+    recall. The same definitions as the final report, computed on exactly the validation photos."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    if binary:
+        p = scores.reshape(-1)
+        pred = (p >= 0.5).astype(int)
+        tp = float(np.sum((pred == 1) & (labels == 1)))
+        out = {
+            "accuracy": float(np.mean(pred == labels)),
+            "precision": tp / max(1.0, float(pred.sum())),
+            "recall": tp / max(1.0, float(labels.sum())),
+        }
+        both = 0 < labels.sum() < len(labels)
+        out["pr_auc"] = float(average_precision_score(labels, p)) if both else float("nan")
+        out["roc_auc"] = float(roc_auc_score(labels, p)) if both else float("nan")
+        return out
+    pred = scores.argmax(axis=1)
+    recalls = [float(np.mean(pred[labels == c] == c)) for c in range(num_classes) if np.any(labels == c)]
+    return {"accuracy": float(np.mean(pred == labels)), "macro_recall": float(np.mean(recalls)) if recalls else 0.0}
+
+
 def lazy_baseline(labels: np.ndarray, classes: list[str]) -> dict:
     """A model that always answers the majority class: high accuracy, zero use."""
     labels = np.asarray(labels).reshape(-1).astype(int)

@@ -50,8 +50,56 @@ def image_dataset(paths: list[str], image_size: int) -> tf.data.Dataset:
     return ds.map(_decode_op(image_size), num_parallel_calls=AUTOTUNE, deterministic=True).cache()
 
 
-def eval_dataset(paths: list[str], image_size: int, batch_size: int) -> tf.data.Dataset:
-    return image_dataset(paths, image_size).batch(batch_size).prefetch(AUTOTUNE)
+def padding_for(n: int, batch_size: int, replicas: int) -> int:
+    """How many blank examples make ``n`` a whole number of ``batch_size`` batches.
+
+    tf.distribute splits each global batch across replicas; a last, partial batch can leave a
+    replica with zero examples, which BatchNormalization (and any op with a per-channel
+    constant) rejects ("Incompatible shapes: [0,...] vs. [C]"). Padding to whole batches gives
+    every replica, and every worker, the same number of full batches. One replica needs none.
+    """
+    if replicas <= 1 or n % batch_size == 0:
+        return 0
+    return batch_size - n % batch_size
+
+
+def global_batch_for(batch_size: int, replicas: int) -> int:
+    """``batch_size`` rounded up to a multiple of ``replicas`` (each replica gets a share)."""
+    return -(-batch_size // replicas) * replicas
+
+
+def _blank_images(count: int, image_size: int) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensors(tf.zeros((image_size, image_size, 3), tf.uint8)).repeat(count)
+
+
+def eval_dataset(paths: list[str], image_size: int, batch_size: int, pad: int = 0) -> tf.data.Dataset:
+    """Images in order, batched; ``pad`` blank images at the end (see ``padding_for``)."""
+    ds = image_dataset(paths, image_size)
+    if pad:
+        ds = ds.concatenate(_blank_images(pad, image_size))
+    return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def replicas_of(model) -> int:
+    """How many replicas ``model.predict`` splits a batch over (the strategy it was built under)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
+
+
+def predict_scores(model, paths: list[str], image_size: int, batch_size: int, binary: bool) -> np.ndarray:
+    """Model scores for files, in order; binary -> 1-D P(positive), multi-class -> [n, k].
+
+    Works for a model built under any tf.distribute strategy and any number of files: the
+    batch is rounded to a multiple of the replicas and the last batch is padded with blank
+    images whose scores are dropped.
+    """
+    if not paths:
+        return np.zeros((0,) if binary else (0, model.output_shape[-1]), dtype=np.float32)
+    replicas = replicas_of(model)
+    batch = global_batch_for(batch_size, replicas)
+    pad = padding_for(len(paths), batch, replicas)
+    scores = model.predict(eval_dataset(paths, image_size, batch, pad), verbose=0)[: len(paths)]
+    return scores.reshape(-1) if binary else scores
 
 
 def labelled_dataset(paths, targets, image_size, num_outputs, binary, weights=None):
@@ -100,6 +148,9 @@ def training_dataset(
     return ds.batch(batch_size).prefetch(AUTOTUNE), steps
 
 
-def validation_dataset(paths, targets, image_size, num_outputs, binary, batch_size) -> tf.data.Dataset:
-    ds = labelled_dataset(paths, targets, image_size, num_outputs, binary)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
+def validation_dataset(paths: list[str], image_size: int, batch_size: int, replicas: int) -> tf.data.Dataset:
+    """Validation images for per-epoch scoring: decoded once (cached), batched to the global
+    batch, padded to whole batches on several replicas (``padding_for``); the scorer drops the
+    padded rows (``training.callbacks.ValidationMetrics``)."""
+    batch = global_batch_for(batch_size, replicas)
+    return eval_dataset(paths, image_size, batch, padding_for(len(paths), batch, replicas))

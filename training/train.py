@@ -116,16 +116,6 @@ def _loss(kind: str, binary: bool):
     return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy()
 
 
-def predict_scores(model, paths: list[str], image_size: int, batch_size: int, binary: bool) -> np.ndarray:
-    """Model scores for files; binary -> 1-D P(positive), multi-class -> [n, k]."""
-    from training.pipeline import eval_dataset
-
-    if not paths:
-        return np.zeros((0,) if binary else (0, model.output_shape[-1]), dtype=np.float32)
-    scores = model.predict(eval_dataset(paths, image_size, batch_size), verbose=0)
-    return scores.reshape(-1) if binary else scores
-
-
 def train(cfg: TrainConfig) -> Path:
     started = time.time()
     out = Path(cfg.out)
@@ -133,7 +123,7 @@ def train(cfg: TrainConfig) -> Path:
     import keras
     import tensorflow as tf
 
-    from training.callbacks import EpochSummary, InterruptCheckpoint
+    from training.callbacks import EpochSummary, InterruptCheckpoint, ValidationMetrics
     from training.models import build_model
     from training.pipeline import training_dataset, validation_dataset
 
@@ -176,7 +166,7 @@ def train(cfg: TrainConfig) -> Path:
     train_ds, steps = training_dataset(
         train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed
     )
-    val_ds = validation_dataset(val_paths, val_targets, cfg.image_size, task.num_outputs, binary, global_batch)
+    val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
 
     with strategy.scope():
         model, backbone = build_model(
@@ -196,6 +186,7 @@ def train(cfg: TrainConfig) -> Path:
     monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
     (out / "checkpoints").mkdir(exist_ok=True)
     callbacks = [
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary)),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, restore_best_weights=True, verbose=1),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 2), min_lr=1e-5, verbose=1),
         keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
@@ -212,12 +203,12 @@ def train(cfg: TrainConfig) -> Path:
     _log(f"Training {cfg.model} at {cfg.image_size}px for up to {cfg.epochs} epochs ({steps} steps of {global_batch})")
     try:
         if backbone is None:
-            histories.append(model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False))
+            histories.append(model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
         else:
             fine = cfg.fine_tune_epochs or max(1, cfg.epochs // 3)
             frozen = max(1, cfg.epochs - fine)
             _log(f"Phase 1: backbone frozen, {frozen} epochs")
-            histories.append(model.fit(train_ds, epochs=frozen, steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False))
+            histories.append(model.fit(train_ds, epochs=frozen, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
             _log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
             with strategy.scope():
                 backbone.trainable = True
@@ -227,7 +218,7 @@ def train(cfg: TrainConfig) -> Path:
                     metrics=_metrics(binary, task.num_outputs),
                 )
             done = len(histories[0].history.get("loss", []))
-            histories.append(model.fit(train_ds, epochs=done + fine, initial_epoch=done, steps_per_epoch=steps, validation_data=val_ds, callbacks=callbacks, verbose=verbose, shuffle=False))
+            histories.append(model.fit(train_ds, epochs=done + fine, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
     except KeyboardInterrupt:
         status = "interrupted"
         _log(f"\nInterrupted: the last finished epoch is saved in {out / 'checkpoints'}; "
