@@ -33,13 +33,29 @@ def refuse_existing(path: Path, force: bool, what: str = "bundle") -> None:
         raise UserError(f"{path}: a {what} is already there; pass --force to replace it or choose another --out")
 
 
+def check_bundle_target(out: Path, run: Run, force: bool) -> None:
+    """Before any slow work: ``--out`` may only become a bundle where nothing else is lost. It
+    must not be, contain or sit inside the run folder or the run's photos, and ``--force``
+    replaces only a bundle SeeFood wrote (``seefood.ownership``), never another folder."""
+    from seefood.errors import InputError
+    from seefood.ownership import check_apart, check_output_folder
+
+    try:
+        check_apart(out, run.run_dir, "the run folder")
+        if run.data_dir:
+            check_apart(out, Path(run.data_dir), "the run's data folder")
+        check_output_folder(out, "bundle", force)
+    except InputError as error:
+        raise UserError(str(error)) from error
+
+
 @contextlib.contextmanager
-def staging(target: Path, force: bool) -> Iterator[Path]:
+def staging(target: Path, run: Run, force: bool) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``target``; on success it becomes ``target``.
 
     On an exception the temporary folder is removed and ``target`` is left as it was.
     """
-    refuse_existing(Path(target), force)
+    check_bundle_target(Path(target), run, force)
     with staged_folder(target) as tmp:
         yield tmp
 

@@ -115,12 +115,12 @@ def run_export(args) -> int:
     tolerances = _tolerances(args)
     if args.representative_size < 1:
         raise UserError(f"--representative-size must be at least 1, got {args.representative_size}")
-    bundle_writer.refuse_existing(args.out, args.force)
+    run = load_run(args.run_dir)
+    bundle_writer.check_bundle_target(args.out, run, args.force)
     for app_dir in (args.android_assets, args.ios_resources):
         if app_dir is not None:
             for name in (bundle_writer.MODEL_FILE, bundle_writer.LABELS_FILE):
                 bundle_writer.refuse_existing(app_dir / name, args.force, what="file")
-    run = load_run(args.run_dir)
     model = run.load_model()
     _check_model(run, model)
     representative = None
@@ -133,7 +133,7 @@ def run_export(args) -> int:
     from seefood import __version__
 
     reports, keras_cache = [], {}
-    with bundle_writer.staging(args.out, args.force) as tmp:
+    with bundle_writer.staging(args.out, run, args.force) as tmp:
         for mode in modes:
             folder = tmp if len(modes) == 1 else tmp / mode
             print(f"converting {mode} ...", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Folders that appear whole or not at all (bundles, the demo data set).
+"""Folders that appear whole or not at all (bundles, the demo data set), and run folders that
+replace an old one only once they are finished (``fresh_folder``).
 
 ``staged_folder(target)`` yields an empty temporary folder beside ``target``; when the block ends
 without an exception, it takes ``target``'s place (an existing ``target`` is moved aside first
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,3 +43,55 @@ def staged_folder(target: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _free_name(path: Path) -> Path:
+    candidate, i = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        i += 1
+        candidate = path.with_name(f"{path.name}-{i}")
+    return candidate
+
+
+@contextlib.contextmanager
+def fresh_folder(target: Path | str, replace: bool) -> Iterator[Path]:
+    """``target`` created empty for a result written in place over a long time (a training run).
+
+    With ``replace``, the existing ``target`` is first moved aside (renamed, not deleted) and
+    deleted only once the block ends without an exception. On an exception the new ``target``
+    is removed and the old one put back: a failed run leaves nothing half-written and loses
+    nothing. On Ctrl-C the new, partial ``target`` stays (its checkpoint can be continued) and the
+    old one is kept beside it as ``<target>.previous`` (the message says where).
+    """
+    target = Path(target)
+    previous = None
+    existed_empty = not replace and target.is_dir()
+    if replace:
+        previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.previous-", dir=target.parent)) / "run"
+        os.replace(target, previous)
+    try:
+        target.mkdir(parents=True, exist_ok=not replace)
+    except BaseException:
+        if previous is not None:
+            os.replace(previous, target)
+            shutil.rmtree(previous.parent, ignore_errors=True)
+        raise
+    try:
+        yield target
+    except KeyboardInterrupt:
+        if previous is not None:
+            kept = _free_name(target.with_name(f"{target.name}.previous"))
+            os.replace(previous, kept)
+            shutil.rmtree(previous.parent, ignore_errors=True)
+            print(f"the run that --force was replacing is kept, unchanged, in {kept}", file=sys.stderr, flush=True)
+        raise
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        if previous is not None:
+            os.replace(previous, target)
+            shutil.rmtree(previous.parent, ignore_errors=True)
+        elif existed_empty:
+            target.mkdir(exist_ok=True)  # the empty folder the user made stays
+        raise
+    if previous is not None:
+        shutil.rmtree(previous.parent, ignore_errors=True)

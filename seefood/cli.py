@@ -64,10 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # errors meant for the user carry a clear message
-        from seefood.bundle import BundleError
-        from seefood.images import ImageReadError
+        from seefood.errors import InputError  # BundleError, ImageReadError, ClassNameError...
 
-        if isinstance(error, (BundleError, ImageReadError, FileNotFoundError, FileExistsError)):
+        if isinstance(error, (InputError, FileNotFoundError, FileExistsError)):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise

@@ -225,6 +225,36 @@ def is_demo_data(root: Path | str, seed: int | None = None, scale: float | None 
     return bool(marker.get("counts"))
 
 
+def foreign_files(root: Path) -> list[Path]:
+    """Entries under ``root`` that the generator did not write (photos captured into the demo
+    data, a user's own folder): everything, when ``root`` has no demo marker."""
+    if root.is_symlink() or not root.is_dir():
+        return [root]
+    try:
+        marker = json.loads((root / MARKER_NAME).read_text(encoding="utf-8"))
+        expected = {Path(split) / cls / name for split, cls, name, _ in plan(int(marker["seed"]), float(marker["scale"]))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return sorted(root.iterdir())
+    own = {Path(MARKER_NAME), Path(VIDEO_NAME), Path(README_NAME)}
+    foreign = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_symlink() or (path.is_file() and relative not in own and relative not in expected):
+            foreign.append(path)
+    return foreign
+
+
+def _check_replaceable(root: Path) -> None:
+    """--force replaces demo data the generator wrote, never photos someone added to it."""
+    foreign = foreign_files(root)
+    if foreign:
+        named = ", ".join(str(p) for p in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise FileExistsError(
+            f"{root}: holds files the demo generator did not write ({named}); they are never replaced, even with "
+            "--force. Move them out (captured photos belong in your own training folder) or choose another folder"
+        )
+
+
 def generate(root: Path | str, seed: int = 0, scale: float = 1.0, force: bool = False,
              progress=None) -> DemoDataSummary:
     """Write the demo dataset to `root` (see the module docstring).
@@ -235,6 +265,8 @@ def generate(root: Path | str, seed: int = 0, scale: float = 1.0, force: bool = 
     root = Path(root)
     if root.exists() and not force:
         raise FileExistsError(f"{root} already exists; pass --force to replace it")
+    if root.exists() or root.is_symlink():
+        _check_replaceable(root)
     start = time.perf_counter()
     counts = split_counts(scale)
     with staged_folder(root) as tmp:

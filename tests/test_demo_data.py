@@ -110,12 +110,17 @@ def test_refuses_to_overwrite_without_force(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temporary folder left
 
 
-def test_force_replaces_the_folder_whole(tmp_path):
+def test_force_replaces_demo_data_whole_but_never_someone_elses_file(tmp_path):
     root = tmp_path / "data"
     root.mkdir()
     (root / "stale.jpg").write_bytes(b"old")
+    with pytest.raises(FileExistsError, match="stale.jpg"):
+        demo_data.generate(root, scale=SCALE, force=True)  # not demo data: never deleted
+    assert (root / "stale.jpg").read_bytes() == b"old"
+    (root / "stale.jpg").unlink()
     demo_data.generate(root, scale=SCALE, force=True)
-    assert not (root / "stale.jpg").exists()
+    next((root / "train" / "hotdog").glob("*.jpg")).unlink()  # incomplete demo data is the generator's own
+    demo_data.generate(root, scale=SCALE, force=True)
     assert demo_data.is_demo_data(root)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 

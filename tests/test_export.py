@@ -198,11 +198,13 @@ def test_existing_bundle_is_kept_without_force_and_replaced_with_force(tmp_path_
     args = ["export", str(run_dir), "--out", str(out), "--no-verify"]
     assert main(args) == 0
     assert load_manifest(out).raw["verification"] is None
-    (out / "note.txt").write_text("mine")
+    first = load_manifest(out).raw["created"], (out / "model.tflite").read_bytes()
     assert main(args) == 2  # refused: nothing touched
-    assert (out / "note.txt").read_text() == "mine"
-    assert main(args + ["--force"]) == 0
-    assert not (out / "note.txt").exists()  # replaced as a whole
+    (out / "note.txt").write_text("mine")
+    assert main(args + ["--force"]) == 2  # a file SeeFood did not write: never deleted, even with --force
+    assert (out / "note.txt").read_text() == "mine" and (out / "model.tflite").read_bytes() == first[1]
+    (out / "note.txt").unlink()
+    assert main(args + ["--force"]) == 0  # its own bundle: replaced as a whole
     load_manifest(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # no temp or backup folders left
 

@@ -77,6 +77,11 @@ class ValidationMetrics(keras.callbacks.Callback):
             return
         n = len(self.labels)
         scores = np.asarray(self.model.predict(self.dataset, verbose=0), dtype=np.float32)[:n]
+        if not np.all(np.isfinite(scores)):  # diverged: nothing to measure, and nothing to keep training
+            keys = ("precision", "recall", "accuracy", "pr_auc", "roc_auc") if self.binary else ("accuracy", "macro_recall")
+            logs.update({"val_loss": float("nan"), **{f"val_{k}": float("nan") for k in keys}})
+            self.model.stop_training = True
+            return
         if self.binary:
             scores = scores.reshape(-1)
             targets = self.labels.astype(np.float32).reshape(-1, 1)
@@ -87,3 +92,26 @@ class ValidationMetrics(keras.callbacks.Callback):
         logs["val_loss"] = float(keras.ops.convert_to_numpy(self.loss(targets, preds)))
         for key, value in epoch_metrics(scores, self.labels, self.binary, self.num_classes).items():
             logs[f"val_{key}"] = value
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """The model after every epoch (or, with ``monitor``, after each epoch that improves it),
+    written beside ``path`` and renamed into place: a run killed mid-save (Ctrl-C, power, a full
+    disk) never leaves a truncated checkpoint for ``--init-from`` to trip over."""
+
+    def __init__(self, path: Path, monitor: str | None = None, mode: str = "max"):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.best = -np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        from training.run_io import save_model_atomic
+
+        if self.monitor is not None:
+            value = (logs or {}).get(self.monitor)
+            if value is None or not np.isfinite(value) or self.sign * value <= self.best:
+                return
+            self.best = self.sign * value
+        save_model_atomic(self.model, self.path)

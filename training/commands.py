@@ -68,13 +68,13 @@ def _train(args) -> int:
         parse_objective(cfg.threshold_objective)
     except ValueError as error:
         raise UserError(str(error)) from error
-    from training.dataset import DataError
+    from seefood.errors import InputError
     from training.models import WeightsError
-    from training.train import RunExistsError, train
+    from training.train import train
 
     try:
         train(cfg)
-    except (DataError, WeightsError, RunExistsError) as error:
+    except (InputError, WeightsError) as error:  # data, output folder, diverged or full-disk runs
         raise UserError(str(error)) from error
     return 0
 

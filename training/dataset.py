@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seefood.bundle import sha256_of
+from seefood.errors import InputError
+from seefood.names import ClassNameError, check_class_name
+from seefood.ownership import looks_like_seefood_output
 from seefood.images import ImageReadError, classify_path, image_size_of, load_rgb
 
 SPLITS = ("train", "val", "test")
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A data folder that cannot be trained on; the message names the path and the fix."""
 
 
@@ -92,6 +95,25 @@ def _check_file(path: Path, min_side: int) -> tuple[str, object]:
     return "ok", sha256_of(path)
 
 
+def _check_class_folder(class_dir: Path) -> None:
+    """One rule for class names (``seefood.names``), from the training folder to the app's capture."""
+    try:
+        check_class_name(class_dir.name)
+    except ClassNameError as error:
+        raise DataError(f"{class_dir}: {error}; the name becomes a label in the bundle and a capture folder in the app") from error
+
+
+def _refuse_seefood_output(folder: Path, data_dir: Path) -> None:
+    """A run or bundle folder saved inside the data folder would be trained on as photos (its
+    plots as pictures of a class): refuse it, by name, instead of learning from it."""
+    kind = looks_like_seefood_output(folder)
+    if kind is not None:
+        raise DataError(
+            f"{folder}: a SeeFood {kind} folder inside the data folder {data_dir}; its files would be trained on as "
+            f"photos. Move it out of {data_dir} (and write runs and bundles with --out outside it)"
+        )
+
+
 def discover(
     data_dir: Path | str,
     seed: int = 1337,
@@ -117,9 +139,11 @@ def discover(
             if entry.is_file():
                 ignored.append({"path": str(entry), "reason": "file outside a class folder"})
         for class_dir in _class_dirs(root):
+            _check_class_folder(class_dir)
             classes.add(class_dir.name)
             for dirpath, dirnames, filenames in os.walk(class_dir):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                _refuse_seefood_output(Path(dirpath), data_dir)
                 for name in sorted(filenames):
                     path = Path(dirpath) / name
                     kind = classify_path(path)

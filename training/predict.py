@@ -1,14 +1,19 @@
-"""``seefood predict MODEL PATH...``: MODEL is a run folder (Keras) or an exported bundle (LiteRT)."""
+"""``seefood predict MODEL PATH...``: MODEL is a run folder (Keras) or an exported bundle (LiteRT).
+
+A file that cannot be classified (unreadable, not a regular file, too large to decode, or scored
+NaN by a broken model) is reported on its own line and the folder goes on; the command then exits 1.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from seefood.bundle import decide
+from seefood.bundle import NonFiniteScoresError, check_finite, decide, verification_warning
 from seefood.images import ImageReadError, classify_path, load_rgb
 from seefood.preprocessing import fit_to_input
 
@@ -40,6 +45,7 @@ class _KerasScorer:
     def scores(self, rgb: np.ndarray) -> np.ndarray:
         x = fit_to_input(rgb, self.run.preprocessing.image_size)[np.newaxis]
         out = np.asarray(self.model(x, training=False))[0]
+        check_finite(out, self.run.model_path)
         return np.array([1 - out[0], out[0]]) if self.binary else out
 
 
@@ -51,6 +57,9 @@ class _BundleScorer:
         self.classes = self.classifier.classes
         self.threshold = self.classifier.threshold
         self.binary = self.classifier.task == "binary"
+        warning = verification_warning(self.classifier.manifest, bundle_dir)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
 
     def scores(self, rgb: np.ndarray) -> np.ndarray:
         return self.classifier.scores(rgb)
@@ -76,9 +85,10 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
     for file in files:
         try:
             scores = scorer.scores(load_rgb(file))
-        except (ImageReadError, FileNotFoundError) as error:
+        except (ImageReadError, FileNotFoundError, NonFiniteScoresError) as error:
             errors += 1
-            reason = error.reason if isinstance(error, ImageReadError) else "no such file"
+            reason = (error.reason if isinstance(error, ImageReadError)
+                      else "no such file" if isinstance(error, FileNotFoundError) else str(error))
             if as_json:
                 print(json.dumps({"path": str(file), "error": reason}), flush=True)
             else:
@@ -87,7 +97,7 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
         label, _, _ = decide("binary" if scorer.binary else "multiclass", scorer.classes, scores, threshold)
         named = {c: round(float(s), 6) for c, s in zip(scorer.classes, scores)}
         if as_json:
-            print(json.dumps({"path": str(file), "label": label, "scores": named}), flush=True)
+            print(json.dumps({"path": str(file), "label": label, "scores": named}, allow_nan=False), flush=True)
         else:
             top = ", ".join(f"{c} {s:.3f}" for c, s in sorted(named.items(), key=lambda kv: -kv[1])[:3])
             print(f"{file}: {label}  ({top}; threshold {threshold:.2f})", flush=True)

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seefood.errors import InputError
 from seefood.preprocessing import Preprocessing
 
 RUN_FILE = "run.json"
@@ -36,8 +37,33 @@ def write_json_atomic(path: Path, data) -> None:
 def save_model_atomic(model, path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class RunError(InputError):
+    """A run folder that cannot be used as it is; the message names the file and the fix."""
+
+
+def load_keras_model(path: Path, what: str):
+    """``keras.models.load_model`` in safe mode, with every failure turned into one RunError that
+    names the file: a truncated or damaged file, or one Keras safe mode refuses (it would run code)."""
+    import keras
+
+    import training.models  # noqa: F401  (custom objects, if any, are registered there)
+
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # zipfile, h5py, JSON and Keras deserialisation errors alike
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        raise RunError(
+            f"{path}: {what} cannot be loaded ({type(error).__name__}: {reason}). It is damaged, truncated, or "
+            "not a model SeeFood saved; train again (or use another run's model)"
+        ) from error
 
 
 @dataclass
@@ -71,16 +97,12 @@ class RunInfo:
         return self.classes[0] if self.binary else None
 
     def load_model(self):
-        import keras
-
-        import training.models  # noqa: F401  (custom objects, if any, are registered there)
-
         if not self.model_path.is_file():
             raise FileNotFoundError(
                 f"{self.model_path}: no trained model in this run folder (training did not finish?). "
                 f"Continue it with `seefood train DATA_DIR --out NEW_RUN --init-from {self.run_dir}`"
             )
-        return keras.models.load_model(self.model_path, compile=False)
+        return load_keras_model(self.model_path, "the run's model")
 
 
 def load_run(run_dir: Path | str) -> RunInfo:
@@ -88,8 +110,16 @@ def load_run(run_dir: Path | str) -> RunInfo:
     run_file = run_dir / RUN_FILE
     if not run_file.is_file():
         raise FileNotFoundError(f"{run_file}: missing; {run_dir} is not a finished SeeFood run (train one with `seefood train`)")
-    raw = json.loads(run_file.read_text(encoding="utf-8"))
-    splits_raw = json.loads((run_dir / SPLITS_FILE).read_text(encoding="utf-8")) if (run_dir / SPLITS_FILE).is_file() else {}
+    raw = _read_json(run_file)
+    if raw.get("status") == "interrupted":
+        raise RunError(
+            f"{run_file}: this run was interrupted before it finished, so it has no chosen threshold or final model. "
+            f"Continue it with `seefood train DATA_DIR --out NEW_RUN --init-from {run_dir}`"
+        )
+    missing = [k for k in ("run_id", "task", "classes", "labels", "threshold", "preprocessing") if k not in raw]
+    if missing:
+        raise RunError(f"{run_file}: missing {', '.join(missing)}; not a finished SeeFood run (train it again)")
+    splits_raw = _read_json(run_dir / SPLITS_FILE) if (run_dir / SPLITS_FILE).is_file() else {}
     splits = {name: [(item["path"], int(item["target"])) for item in items] for name, items in splits_raw.items()}
     return RunInfo(
         run_dir=run_dir,
@@ -108,3 +138,15 @@ def load_run(run_dir: Path | str) -> RunInfo:
         splits=splits,
         raw=raw,
     )
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from a run file, or RunError naming the file (damaged, not UTF-8, not an object)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise RunError(f"{path}: cannot be read as JSON ({type(error).__name__}); the run folder is damaged, "
+                       "train again") from error
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: holds a {type(data).__name__}, not a JSON object; the run folder is damaged, train again")
+    return data

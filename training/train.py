@@ -1,19 +1,25 @@
 """``seefood train``: audit the folder, rebalance, train with honest per-epoch metrics, pick the
-threshold on validation data, and evaluate. Reads top to bottom: ``train(config)``."""
+threshold on validation data, and evaluate. Reads top to bottom: ``train(config)`` checks where
+it will write, then ``prepare`` (audit, split, plan), ``fit`` and ``finish`` (threshold, report)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
-import shutil
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from seefood.atomic import fresh_folder
+from seefood.errors import InputError
+from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
 from training.balance import format_plan, initial_bias, plan_balance
 from training.config import TrainConfig
@@ -22,8 +28,13 @@ from training.run_io import MODEL_FILE, RUN_FILE, SPLITS_FILE, load_run, save_mo
 from training.task import define_task
 
 
-class RunExistsError(FileExistsError):
-    pass
+class RunExistsError(InputError):
+    """--out names a folder training must not write; kept for callers that catch it by name."""
+
+
+class TrainingFailed(InputError):
+    """Training could not produce a usable model (loss became NaN, the disk filled up...); the
+    message says why and what to change. The run folder is not kept."""
 
 
 def _log(message: str) -> None:
@@ -75,14 +86,228 @@ def set_precision(mode: str) -> str:
     return policy
 
 
-def prepare_run_dir(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise RunExistsError(
-                f"{out}: run folder exists and is not empty; choose another --out, or pass --force to replace it"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+def check_outputs(cfg: TrainConfig) -> bool:
+    """Before anything slow: may ``--out`` be written? True when it replaces an earlier run
+    (``--force``). Never the data folder or the --init-from run, nor inside or around them."""
+    out = Path(cfg.out)
+    try:
+        check_apart(out, Path(cfg.data_dir), "the data folder")
+        if cfg.init_from:
+            check_apart(out, Path(cfg.init_from), "the --init-from run")
+        return check_output_folder(out, "run", cfg.force)
+    except InputError as error:
+        raise RunExistsError(str(error)) from error
+
+
+@dataclass
+class Prepared:
+    """What the audit and split decided, before any file of the run is written."""
+
+    inv: object
+    task: object
+    audit: dict
+    splits: dict[str, list[dict]]
+    plan: object
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    """Audit the folder (printed), split it by content hash, define the task, plan the balance."""
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    inv = discover(cfg.data_dir, split_seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side)
+    train_counts_folder = {c: 0 for c in inv.folder_classes}
+    for ex in inv.examples:
+        if ex.split == "train":
+            train_counts_folder[ex.folder_class] += 1
+    task = define_task(inv.folder_classes, train_counts_folder, cfg.positive)
+    if cfg.positive is None and task.kind == "binary":
+        cfg.positive = task.positive
+    audit = audit_mod.build_audit(inv, task)
+    _log(audit_mod.format_audit(audit))
+    audit_mod.check_splittable(audit)
+    plan = plan_balance(cfg.balance, [audit["class_counts"][c]["train"] for c in task.classes])
+    _log(format_plan(plan, task.classes))
+    if cfg.balance == "none" and audit["imbalance_ratio"] >= 3:
+        _log("  ! no rebalancing on imbalanced data: expect low recall on the minority class at threshold 0.5")
+    return Prepared(inv, task, audit, _split_lists(inv, task), plan)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train a run into ``cfg.out``; returns it. Nothing is written before the audit passes, an
+    earlier run (``--force``) is deleted only once the new one is finished, and a run that fails
+    leaves no half-written folder behind."""
+    started = time.time()
+    out = Path(cfg.out)
+    replacing = check_outputs(cfg)
+    setup_devices()
+    prepared = prepare(cfg)
+    with fresh_folder(out, replace=replacing):
+        try:
+            write_json_atomic(out / "config.json", cfg.to_dict())
+            audit_mod.save_audit(prepared.audit, out / "audit.json")
+            write_json_atomic(out / SPLITS_FILE, prepared.splits)
+            model, history = fit(cfg, out, prepared)
+            finish(cfg, out, prepared, model, history, time.time() - started)
+        except OSError as error:
+            raise TrainingFailed(_write_failure(error, out)) from error
+    return out
+
+
+def _write_failure(error: OSError, out: Path) -> str:
+    where = error.filename or out
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space (or choose an --out on another disk) and train again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose an --out folder you can write to"
+    else:
+        fix = "check the disk and the folder, then train again"
+    return f"{where}: {reason} while writing the run; {fix}. Nothing of this run was kept in {out}"
+
+
+def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
+    """Build, compile and fit the model; returns (model with the kept weights, history)."""
+    import keras
+
+    from training.callbacks import AtomicCheckpoint, EpochSummary, InterruptCheckpoint, ValidationMetrics
+    from training.models import build_model
+    from training.pipeline import training_dataset, validation_dataset
+
+    task, plan, splits = prepared.task, prepared.plan, prepared.splits
+    binary = task.kind == "binary"
+    policy = set_precision(cfg.mixed_precision)
+    strategy = make_strategy(cfg.distribute)
+    replicas = strategy.num_replicas_in_sync
+    _log(f"Devices: {replicas} replica(s) with {type(strategy).__name__}; precision policy {policy}")
+    keras.utils.set_random_seed(cfg.seed)
+
+    train_paths = [e["path"] for e in splits["train"]]
+    train_targets = [e["target"] for e in splits["train"]]
+    val_paths = [e["path"] for e in splits["val"]]
+    val_targets = [e["target"] for e in splits["val"]]
+    global_batch = cfg.batch_size * replicas
+    train_ds, steps = training_dataset(
+        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed
+    )
+    val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
+
+    def compile_model(learning_rate: float) -> None:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_loss(cfg.loss, binary),
+                      metrics=_metrics(binary, task.num_outputs))
+
+    with strategy.scope():
+        model, backbone = build_model(
+            cfg.model, cfg.image_size, task.num_outputs, binary, cfg.augment, cfg.weights, seed=cfg.seed,
+            output_bias=initial_bias(plan, binary),
+        )
+        if cfg.init_from:
+            _init_from(model, Path(cfg.init_from), task)
+        if backbone is not None:
+            backbone.trainable = False
+        compile_model(cfg.learning_rate)
+
+    monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
+    (out / "checkpoints").mkdir(exist_ok=True)
+    callbacks = [
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary)),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, restore_best_weights=True, verbose=1),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 2), min_lr=1e-5, verbose=1),
+        AtomicCheckpoint(out / "checkpoints" / "last.keras"),
+        AtomicCheckpoint(out / "checkpoints" / "best.keras", monitor=monitor, mode=mode),
+        keras.callbacks.CSVLogger(str(out / "history.csv")),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
+        EpochSummary(binary),
+        InterruptCheckpoint(out),
+    ]
+    verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
+    run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
+                                     shuffle=False, **kw)
+    histories = []
+    _log(f"Training {cfg.model} at {cfg.image_size}px for up to {cfg.epochs} epochs ({steps} steps of {global_batch})")
+    try:
+        if backbone is None:
+            histories.append(run_fit(epochs=cfg.epochs))
+        else:
+            fine = cfg.fine_tune_epochs or max(1, cfg.epochs // 3)
+            frozen = max(1, cfg.epochs - fine)
+            _log(f"Phase 1: backbone frozen, {frozen} epochs")
+            histories.append(run_fit(epochs=frozen))
+            _log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
+            with strategy.scope():
+                backbone.trainable = True
+                compile_model(cfg.learning_rate / 10)
+            done = len(histories[0].history.get("loss", []))
+            histories.append(run_fit(epochs=done + fine, initial_epoch=done))
+    except KeyboardInterrupt:
+        _log(f"\nInterrupted: the last finished epoch is saved in {out / 'checkpoints'}; "
+             f"continue with `seefood train {cfg.data_dir} --out NEW_RUN --init-from {out}`")
+        write_json_atomic(out / RUN_FILE, {"status": "interrupted", "task": task.kind, "classes": task.classes,
+                                            "labels": task.labels, "positive_class": task.positive,
+                                            "class_map": task.class_map})
+        raise
+    history: dict[str, list[float]] = {}
+    for h in histories:
+        for key, values in h.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    _check_finite(history, cfg)
+    keras.mixed_precision.set_global_policy("float32")
+    return model, history
+
+
+def _check_finite(history: dict[str, list[float]], cfg: TrainConfig) -> None:
+    """A loss that became NaN or infinite leaves a model that answers the same for every photo."""
+    losses, val_losses = history.get("loss", []), history.get("val_loss", [])
+    bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is None:
+        bad = next((i for i, v in enumerate(val_losses) if not math.isfinite(v)), None)
+    if bad is None:
+        return
+    epoch = bad + 1
+    default = TrainConfig.__dataclass_fields__["learning_rate"].default
+    lower = default if cfg.learning_rate > default else cfg.learning_rate / 10
+    raise TrainingFailed(
+        f"training diverged: the loss became NaN or infinite in epoch {epoch} (learning rate {cfg.learning_rate:g}), "
+        f"so the model would answer the same for every photo. Train again with a lower --learning-rate "
+        f"(e.g. --learning-rate {lower:g}); nothing of this run was kept in {cfg.out}"
+    )
+
+
+def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict, train_seconds: float) -> None:
+    """Save the model, choose the threshold on validation, write run.json, evaluate and report."""
+    import keras
+    import tensorflow as tf
+
+    from training.evaluate import choose_and_record_threshold, evaluate_run
+
+    task, audit, splits, plan, inv = prepared.task, prepared.audit, prepared.splits, prepared.plan, prepared.inv
+    save_model_atomic(model, out / MODEL_FILE)
+    val_items = [(e["path"], e["target"]) for e in splits["val"]]
+    threshold_info = choose_and_record_threshold(model, val_items, task.kind == "binary", cfg.threshold_objective,
+                                                 cfg.image_size)
+    run = {
+        "run_id": f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
+        "status": "finished",
+        "task": task.kind,
+        "classes": task.classes,
+        "labels": task.labels,
+        "positive_class": task.positive,
+        "class_map": task.class_map,
+        "threshold": threshold_info["threshold"],
+        "threshold_objective": cfg.threshold_objective,
+        "threshold_choice": threshold_info["choice"],
+        "validation_curve": threshold_info["curve"],
+        "preprocessing": _preprocessing(cfg).to_dict(),
+        "dataset_fingerprint": audit["fingerprint"],
+        "data_dir": inv.data_dir,
+        "balance": plan.to_dict(task.classes),
+        "epochs_run": len(history.get("loss", [])),
+        "train_seconds": round(train_seconds, 1),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    write_json_atomic(out / RUN_FILE, run)
+    _log(f"Trained in {train_seconds:.0f} s ({run['epochs_run']} epochs); model saved to {out / MODEL_FILE}")
+    evaluate_run(load_run(out), model=model, history=history)
 
 
 def _split_lists(inv, task) -> dict[str, list[dict]]:
@@ -116,159 +341,6 @@ def _loss(kind: str, binary: bool):
     return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy()
 
 
-def train(cfg: TrainConfig) -> Path:
-    started = time.time()
-    out = Path(cfg.out)
-    setup_devices()
-    import keras
-    import tensorflow as tf
-
-    from training.callbacks import EpochSummary, InterruptCheckpoint, ValidationMetrics
-    from training.models import build_model
-    from training.pipeline import training_dataset, validation_dataset
-
-    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    inv = discover(cfg.data_dir, split_seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side)
-    train_counts_folder = {c: 0 for c in inv.folder_classes}
-    for ex in inv.examples:
-        if ex.split == "train":
-            train_counts_folder[ex.folder_class] += 1
-    task = define_task(inv.folder_classes, train_counts_folder, cfg.positive)
-    if cfg.positive is None and task.kind == "binary":
-        cfg.positive = task.positive
-    audit = audit_mod.build_audit(inv, task)
-    _log(audit_mod.format_audit(audit))
-    audit_mod.check_splittable(audit)
-    prepare_run_dir(out, cfg.force)
-    cfg.save(out / "config.json")
-    audit_mod.save_audit(audit, out / "audit.json")
-    splits = _split_lists(inv, task)
-    write_json_atomic(out / SPLITS_FILE, splits)
-
-    binary = task.kind == "binary"
-    train_counts = [audit["class_counts"][c]["train"] for c in task.classes]
-    plan = plan_balance(cfg.balance, train_counts)
-    _log(format_plan(plan, task.classes))
-    if cfg.balance == "none" and audit["imbalance_ratio"] >= 3:
-        _log("  ! no rebalancing on imbalanced data: expect low recall on the minority class at threshold 0.5")
-
-    policy = set_precision(cfg.mixed_precision)
-    strategy = make_strategy(cfg.distribute)
-    replicas = strategy.num_replicas_in_sync
-    _log(f"Devices: {replicas} replica(s) with {type(strategy).__name__}; precision policy {policy}")
-    keras.utils.set_random_seed(cfg.seed)
-
-    train_paths = [e["path"] for e in splits["train"]]
-    train_targets = [e["target"] for e in splits["train"]]
-    val_paths = [e["path"] for e in splits["val"]]
-    val_targets = [e["target"] for e in splits["val"]]
-    global_batch = cfg.batch_size * replicas
-    train_ds, steps = training_dataset(
-        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed
-    )
-    val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
-
-    with strategy.scope():
-        model, backbone = build_model(
-            cfg.model, cfg.image_size, task.num_outputs, binary, cfg.augment, cfg.weights, seed=cfg.seed,
-            output_bias=initial_bias(plan, binary),
-        )
-        if cfg.init_from:
-            _init_from(model, Path(cfg.init_from), task)
-        if backbone is not None:
-            backbone.trainable = False
-        model.compile(
-            optimizer=keras.optimizers.Adam(cfg.learning_rate),
-            loss=_loss(cfg.loss, binary),
-            metrics=_metrics(binary, task.num_outputs),
-        )
-
-    monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
-    (out / "checkpoints").mkdir(exist_ok=True)
-    callbacks = [
-        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary)),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, restore_best_weights=True, verbose=1),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 2), min_lr=1e-5, verbose=1),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor, mode=mode, save_best_only=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv")),
-        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
-        EpochSummary(binary),
-        InterruptCheckpoint(out),
-    ]
-    verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
-    histories = []
-    status = "finished"
-    run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-    _log(f"Training {cfg.model} at {cfg.image_size}px for up to {cfg.epochs} epochs ({steps} steps of {global_batch})")
-    try:
-        if backbone is None:
-            histories.append(model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
-        else:
-            fine = cfg.fine_tune_epochs or max(1, cfg.epochs // 3)
-            frozen = max(1, cfg.epochs - fine)
-            _log(f"Phase 1: backbone frozen, {frozen} epochs")
-            histories.append(model.fit(train_ds, epochs=frozen, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
-            _log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
-            with strategy.scope():
-                backbone.trainable = True
-                model.compile(
-                    optimizer=keras.optimizers.Adam(cfg.learning_rate / 10),
-                    loss=_loss(cfg.loss, binary),
-                    metrics=_metrics(binary, task.num_outputs),
-                )
-            done = len(histories[0].history.get("loss", []))
-            histories.append(model.fit(train_ds, epochs=done + fine, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False))
-    except KeyboardInterrupt:
-        status = "interrupted"
-        _log(f"\nInterrupted: the last finished epoch is saved in {out / 'checkpoints'}; "
-             f"continue with `seefood train {cfg.data_dir} --out NEW_RUN --init-from {out}`")
-
-    history: dict[str, list[float]] = {}
-    for h in histories:
-        for key, values in h.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-    train_seconds = time.time() - started
-
-    if status == "interrupted":
-        write_json_atomic(out / RUN_FILE, {"run_id": run_id, "status": status, "task": task.kind, "classes": task.classes,
-                                            "labels": task.labels, "positive_class": task.positive, "class_map": task.class_map})
-        raise KeyboardInterrupt
-
-    keras.mixed_precision.set_global_policy("float32")
-    save_model_atomic(model, out / MODEL_FILE)
-    from training.evaluate import choose_and_record_threshold, evaluate_run
-
-    val_items = [(e["path"], e["target"]) for e in splits["val"]]
-    threshold_info = choose_and_record_threshold(model, val_items, task.kind == "binary", cfg.threshold_objective,
-                                                 cfg.image_size)
-    run = {
-        "run_id": run_id,
-        "status": status,
-        "task": task.kind,
-        "classes": task.classes,
-        "labels": task.labels,
-        "positive_class": task.positive,
-        "class_map": task.class_map,
-        "threshold": threshold_info["threshold"],
-        "threshold_objective": cfg.threshold_objective,
-        "threshold_choice": threshold_info["choice"],
-        "validation_curve": threshold_info["curve"],
-        "preprocessing": _preprocessing(cfg).to_dict(),
-        "dataset_fingerprint": audit["fingerprint"],
-        "data_dir": inv.data_dir,
-        "balance": plan.to_dict(task.classes),
-        "epochs_run": len(history.get("loss", [])),
-        "train_seconds": round(train_seconds, 1),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-    }
-    write_json_atomic(out / RUN_FILE, run)
-    _log(f"Trained in {train_seconds:.0f} s ({run['epochs_run']} epochs); model saved to {out / MODEL_FILE}")
-    evaluate_run(load_run(out), model=model, history=history)
-    return out
-
-
 def _preprocessing(cfg: TrainConfig):
     from training.models import preprocessing_for
 
@@ -277,7 +349,7 @@ def _preprocessing(cfg: TrainConfig):
 
 def _init_from(model, run_dir: Path, task) -> None:
     """Start from an earlier run's weights: its finished model, or its last checkpoint."""
-    import keras
+    from training.run_io import RunError, load_keras_model
 
     candidates = [run_dir / MODEL_FILE, run_dir / "checkpoints" / "last.keras"]
     source = next((p for p in candidates if p.is_file()), None)
@@ -285,13 +357,19 @@ def _init_from(model, run_dir: Path, task) -> None:
         raise DataError(f"--init-from {run_dir}: no model.keras or checkpoints/last.keras there")
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
-        if previous.get("classes") and previous["classes"] != task.classes:
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise DataError(f"--init-from {run_file}: cannot be read as JSON; the run folder is damaged") from error
+        if isinstance(previous, dict) and previous.get("classes") and previous["classes"] != task.classes:
             raise DataError(
                 f"--init-from {run_dir}: that run's classes {previous['classes']} differ from this folder's {task.classes}; "
                 "train from scratch (drop --init-from) when classes change"
             )
-    old = keras.models.load_model(source, compile=False)
+    try:
+        old = load_keras_model(source, "the --init-from model")
+    except RunError as error:
+        raise DataError(f"--init-from: {error}") from error
     try:
         model.set_weights(old.get_weights())
     except ValueError as error:

@@ -1,0 +1,32 @@
+"""The base of every error a user can fix by changing their input.
+
+``seefood.cli`` prints any ``InputError`` as one line (``error: ...``) and exits with code 2, so a
+stage only has to raise a subclass with a message that names the file and the fix; it never has to
+know about the command line. ``BundleError``, ``ImageReadError`` and ``ClassNameError`` derive from
+it. It is a ``ValueError`` so that code written before it existed (``except ValueError``) still
+catches these errors.
+"""
+
+from __future__ import annotations
+
+MAX_ECHO_CHARS = 200  # how much of a user's file content an error message may repeat
+
+
+class InputError(ValueError):
+    """Input the user can fix (a file, a folder, a name); the message names it and says how."""
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was.
+
+    A hostile or broken file (a 27 MB labels.txt, a one-line manifest of megabytes) must not turn
+    into an error message of the same size: the user needs to see which value it is, not all of it.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def shorten(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr(value)`` cut by ``clip``, for messages that quote a value read from a file."""
+    return clip(repr(value), limit)
