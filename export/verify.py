@@ -15,8 +15,10 @@ It re-tunes the threshold on validation with the TFLite scores (same objective a
 ``training.threshold``) and records both thresholds and the test metrics at the re-tuned one.
 
 Gate (defaults from issue 3): agreement >= 0.98 and, on every split, F1 and each class's recall
-drop by at most 0.02. A failing bundle keeps its files but its manifest says ``passed: false`` and
-the command exits non-zero.
+drop by at most 0.02; and every score a finite number. A model answering NaN or infinity fails
+whatever the other figures say: its rows are counted (``non_finite``) and scored as 0 for the
+metrics, so the report stays valid JSON and the disagreement shows. A failing bundle keeps its
+files but its manifest says ``passed: false`` and the command exits non-zero.
 """
 
 from __future__ import annotations
@@ -232,12 +234,26 @@ def _score_images(classifier: Classifier, keras_model, task: str, items, image_s
             cache[key] = (images, keras_scores)
     tflite_out = np.stack([classifier.raw_output(image) for image in images])
     targets = np.array([t for _, t in items], dtype=int)
-    return keras_scores, class_scores(task, tflite_out), targets
+    keras_scores, bad_keras = finite_rows(keras_scores)
+    tflite_out, bad_tflite = finite_rows(tflite_out)
+    return keras_scores, class_scores(task, tflite_out), targets, {"keras": bad_keras, "tflite": bad_tflite}
+
+
+def finite_rows(scores: np.ndarray) -> tuple[np.ndarray, int]:
+    """``scores`` with NaN and infinity replaced by 0, and how many rows held any."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    bad = int(np.sum(~finite.reshape(len(scores), -1).all(axis=1))) if len(scores) else 0
+    return np.where(finite, scores, 0.0), bad
 
 
 def check(report: dict, tolerances: Tolerances) -> list[str]:
     """Human-readable reasons the bundle is outside tolerance (empty: it passes)."""
     failures = []
+    for side, count in report.get("non_finite", {}).items():
+        if count:
+            model = "TFLite model" if side == "tflite" else "Keras model"
+            failures.append(f"the {model} returned NaN or infinity for {count} of {report['n']} photos")
     if report["agreement"] < tolerances.min_agreement:
         failures.append(f"agreement {report['agreement']:.4f} < {tolerances.min_agreement}")
     for split, result in report["splits"].items():
@@ -278,8 +294,10 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
     threshold = manifest.threshold
     size = manifest.preprocessing.image_size
     results, agree, total, max_diff, scored = {}, 0.0, 0, 0.0, {}
+    non_finite = {"keras": 0, "tflite": 0}
     for name, items in splits.items():
-        keras, tflite, targets = _score_images(classifier, model, run.task, items, size, cache)
+        keras, tflite, targets, bad = _score_images(classifier, model, run.task, items, size, cache)
+        non_finite = {side: non_finite[side] + bad[side] for side in non_finite}
         scored[name] = (keras, tflite, targets)
         result = compare_split(run.task, keras, tflite, targets, threshold, manifest.classes, tolerances.borderline)
         results[name] = result
@@ -312,6 +330,7 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
         "n": total,
         "agreement": agree / total,
         "max_score_diff": max_diff,
+        "non_finite": non_finite,
         "deltas": {k: main_split["deltas"][k] for k in ("pr_auc", "f1", "worst_recall")},
         "deltas_split": "test" if "test" in results else next(iter(results)),
         "splits": results,
@@ -332,6 +351,7 @@ def summary(report: dict) -> dict:
         "passed": report["passed"],
         "agreement": report["agreement"],
         "max_score_diff": report["max_score_diff"],
+        "non_finite": report.get("non_finite", {}),
         "deltas": report["deltas"],
         "deltas_split": report["deltas_split"],
         "n": report["n"],

@@ -4,53 +4,33 @@ This is the runtime shared by ``seefood predict``, the desktop app and the packa
 It must never import TensorFlow unless both LiteRT and tflite-runtime are missing.
 
 A bundle is a folder holding ``model.tflite``, ``labels.txt`` and ``manifest.json`` (see
-``docs/bundle-format.md``). Loading validates it: schema version, every file inside the
-bundle, the model's sha256, a real TFLite flatbuffer, and labels matching the model output.
+``docs/bundle-format.md``). Loading validates it (``seefood.manifest``: schema version, every file
+inside the bundle, the model's sha256, a real TFLite flatbuffer, labels matching the model output),
+then checks the model itself: an interpreter that throws on a damaged file, an input type that is
+not the manifest's, and scores that are not finite numbers all become ``BundleError`` naming the
+file and the fix.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from seefood.preprocessing import Preprocessing, fit_to_input
+from seefood.errors import clip, shorten
+from seefood.manifest import (  # noqa: F401 (re-exported: the names other stages import from here)
+    MANIFEST_NAME, RE_EXPORT, SCHEMA_VERSION, BundleError, Manifest, labels_text, load_manifest, sha256_of,
+    verification_warning,
+)
+from seefood.preprocessing import fit_to_input
 
-SCHEMA_VERSION = 1
-MANIFEST_NAME = "manifest.json"
 UNKNOWN_LABEL = "unknown"
 
 
-class BundleError(ValueError):
-    """A bundle that cannot be used. The message names the file and what to do."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The parts of manifest.json the runtime needs. ``raw`` keeps everything else."""
-
-    task: str  # "binary" or "multiclass"
-    labels: list[str]  # model output order (binary: [positive])
-    classes: list[str]  # what a user can be told (binary: [negative, positive])
-    positive_class: str | None
-    threshold: float
-    preprocessing: Preprocessing
-    quantization: str
-    model_file: str
-    labels_file: str
-    model_sha256: str
-    name: str
-    raw: dict = field(repr=False, default_factory=dict)
-
-    @property
-    def validation_curve(self) -> list[dict]:
-        """[{threshold, precision, recall}, ...] measured on validation data at export time."""
-        return list(self.raw.get("validation_curve", []))
+class NonFiniteScoresError(BundleError):
+    """The model returned NaN or infinity: it is broken (often trained with a loss that became NaN)."""
 
 
 @dataclass(frozen=True)
@@ -65,99 +45,19 @@ class Prediction:
     inference_ms: float
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _inside(bundle_dir: Path, name: str, what: str) -> Path:
-    if not isinstance(name, str) or not name or os.path.isabs(name):
-        raise BundleError(f"{bundle_dir / MANIFEST_NAME}: {what} must be a file name inside the bundle, got {name!r}")
-    path = (bundle_dir / name).resolve()
-    if bundle_dir.resolve() not in path.parents:
-        raise BundleError(
-            f"{bundle_dir / MANIFEST_NAME}: {what} {name!r} points outside the bundle; "
-            "re-export the bundle with `seefood export`"
-        )
-    if not path.is_file():
-        raise BundleError(f"{path}: {what} is missing from the bundle; re-export it with `seefood export`")
-    return path
-
-
-def load_manifest(bundle_dir: Path | str, check_hash: bool = True) -> Manifest:
-    """Read and validate manifest.json; raise BundleError with the path and the fix."""
-    bundle_dir = Path(bundle_dir)
-    if not bundle_dir.is_dir():
-        raise BundleError(f"{bundle_dir}: no such bundle folder; export one with `seefood export RUN_DIR --out {bundle_dir}`")
-    manifest_path = bundle_dir / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise BundleError(f"{manifest_path}: missing; this folder is not a SeeFood bundle (export one with `seefood export`)")
-    try:
-        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BundleError(f"{manifest_path}: not valid JSON ({error}); re-export the bundle") from error
-    version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise BundleError(
-            f"{manifest_path}: schema_version {version!r} is not supported by this SeeFood "
-            f"(expects {SCHEMA_VERSION}); re-export the bundle with this version"
-        )
-    try:
-        task = raw["task"]
-        positive = raw.get("positive_class")
-        classes = list(raw["classes"])
-        threshold = float(raw["threshold"])
-        preprocessing = Preprocessing.from_dict(raw["preprocessing"])
-        model_file = raw.get("model_file", "model.tflite")
-        labels_file = raw.get("labels_file", "labels.txt")
-        expected_sha = raw["model_sha256"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise BundleError(f"{manifest_path}: missing or invalid field {error}; re-export the bundle") from error
-    if task not in ("binary", "multiclass"):
-        raise BundleError(f"{manifest_path}: task must be 'binary' or 'multiclass', got {task!r}")
-    if task == "binary" and (positive is None or len(classes) != 2 or classes[1] != positive):
-        raise BundleError(f"{manifest_path}: a binary bundle needs classes [negative, positive] and positive_class")
-    if not 0.0 <= threshold <= 1.0:
-        raise BundleError(f"{manifest_path}: threshold {threshold} is outside 0..1")
-    model_path = _inside(bundle_dir, model_file, "model_file")
-    labels_path = _inside(bundle_dir, labels_file, "labels_file")
-    labels = [line.strip() for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    expected_labels = [positive] if task == "binary" else classes
-    if labels != expected_labels:
-        raise BundleError(
-            f"{labels_path}: labels {labels} do not match the manifest's {expected_labels}; re-export the bundle"
-        )
-    with open(model_path, "rb") as handle:
-        head = handle.read(8)
-    if len(head) < 8 or head[4:8] != b"TFL3":
-        raise BundleError(f"{model_path}: not a TFLite model (no TFL3 identifier); re-export the bundle")
-    if check_hash and sha256_of(model_path) != expected_sha:
-        raise BundleError(
-            f"{model_path}: sha256 does not match manifest.json (file changed or damaged); re-export the bundle"
-        )
-    return Manifest(
-        task=task,
-        labels=labels,
-        classes=classes,
-        positive_class=positive,
-        threshold=threshold,
-        preprocessing=preprocessing,
-        quantization=str(raw.get("quantization", "unknown")),
-        model_file=model_file,
-        labels_file=labels_file,
-        model_sha256=expected_sha,
-        name=str(raw.get("name", bundle_dir.name)),
-        raw=raw,
-    )
+def _interpreter_error(model_path: Path | str, doing: str, error: Exception) -> BundleError:
+    """An interpreter failure as a BundleError: a damaged or foreign model, fixed by re-exporting."""
+    detail = clip(str(error).strip() or type(error).__name__)
+    return BundleError(f"{model_path}: the TFLite interpreter failed {doing} ({type(error).__name__}: {detail}); "
+                       f"the model file is damaged or not from SeeFood: {RE_EXPORT}")
 
 
 def make_interpreter(model_path: Path | str, num_threads: int | None = None, prefer: str | None = None):
     """A TFLite interpreter: ai_edge_litert, else tflite_runtime, else tensorflow.lite.
 
-    Returns (interpreter, name). ``prefer`` forces one of the three names.
+    Returns (interpreter, name). ``prefer`` forces one of the three names. Any exception the
+    interpreter raises on the file (ValueError, RuntimeError, UnicodeDecodeError... for damaged
+    flatbuffers) becomes a BundleError.
     """
     order = [prefer] if prefer else ["ai_edge_litert", "tflite_runtime", "tensorflow"]
     errors = []
@@ -176,8 +76,8 @@ def make_interpreter(model_path: Path | str, num_threads: int | None = None, pre
             continue
         try:
             return Interpreter(model_path=str(model_path), num_threads=num_threads), name
-        except ValueError as error:
-            raise BundleError(f"{model_path}: the interpreter cannot load this model ({error})") from error
+        except Exception as error:  # a C++ library: damaged files surface as many exception types
+            raise _interpreter_error(model_path, "to load the model", error) from error
     raise BundleError(
         "no TFLite interpreter is installed (" + "; ".join(errors) + "); `pip install ai-edge-litert`"
     )
@@ -208,6 +108,16 @@ def decide(task: str, classes: list[str], scores: np.ndarray, threshold: float) 
     return label, float(scores[top]), classes[top]
 
 
+def check_finite(scores: np.ndarray, model_path: Path | str) -> None:
+    """Raise NonFiniteScoresError when any score is NaN or infinite (the one rule for every runtime)."""
+    bad = int(np.size(scores) - np.count_nonzero(np.isfinite(scores)))
+    if bad:
+        raise NonFiniteScoresError(
+            f"{model_path}: the model returned {bad} score(s) that are not numbers (NaN or infinity); the model is "
+            "broken (did its training loss become NaN?): train it again and re-export the bundle"
+        )
+
+
 class Classifier:
     """Runs a bundle on RGB uint8 frames of any size.
 
@@ -217,11 +127,14 @@ class Classifier:
     def __init__(self, bundle_dir: Path | str, num_threads: int | None = None, interpreter: str | None = None):
         self.bundle_dir = Path(bundle_dir)
         self.manifest = load_manifest(self.bundle_dir)
-        model_path = self.bundle_dir / self.manifest.model_file
+        self.model_path = model_path = self.bundle_dir / self.manifest.model_file
         self.interpreter, self.interpreter_name = make_interpreter(model_path, num_threads, interpreter)
-        self.interpreter.allocate_tensors()
-        inputs = self.interpreter.get_input_details()
-        outputs = self.interpreter.get_output_details()
+        try:
+            self.interpreter.allocate_tensors()
+            inputs = self.interpreter.get_input_details()
+            outputs = self.interpreter.get_output_details()
+        except Exception as error:  # the interpreter's own checks of a damaged model, any type
+            raise _interpreter_error(model_path, "to prepare the model", error) from error
         if len(inputs) != 1 or len(outputs) != 1:
             raise BundleError(f"{model_path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
         self._input = inputs[0]
@@ -230,6 +143,13 @@ class Classifier:
         shape = tuple(int(v) for v in self._input["shape"])
         if shape[1:] != (size, size, 3):
             raise BundleError(f"{model_path}: input shape {shape} does not match the manifest's {size}x{size}x3")
+        actual_dtype = np.dtype(self._input["dtype"]).name
+        if actual_dtype != self.manifest.input_dtype:
+            # Raw uint8 pixels fed to a float32 model would be read as the wrong values, silently.
+            raise BundleError(
+                f"{model_path}: the model takes {actual_dtype} input but {MANIFEST_NAME} says "
+                f"{shorten(self.manifest.input_dtype)}; the bundle's files do not belong together: {RE_EXPORT}"
+            )
         n_out = int(np.prod(self._output["shape"][1:]))
         if n_out != len(self.manifest.labels):
             raise BundleError(
@@ -250,7 +170,11 @@ class Classifier:
         return self.manifest.threshold
 
     def raw_output(self, model_input: np.ndarray) -> np.ndarray:
-        """Model output (probabilities, dequantized) for a batch of 1 already-fitted uint8 image."""
+        """Model output (probabilities, dequantized) for a batch of 1 already-fitted uint8 image.
+
+        Returned as computed: it may hold NaN or infinity from a broken model, which ``scores``
+        refuses and ``export.verify`` counts. An interpreter failure raises BundleError.
+        """
         tensor = model_input[np.newaxis]
         scale, zero = self._input.get("quantization", (0.0, 0))
         quantized_pixels = self._input["dtype"] == np.uint8 and scale and (scale, zero) != (1.0, 0)
@@ -261,17 +185,25 @@ class Classifier:
                 info = np.iinfo(self._input["dtype"])
                 tensor = np.clip(np.round(tensor / scale + zero), info.min, info.max)
             tensor = tensor.astype(self._input["dtype"])
-        self.interpreter.set_tensor(self._input["index"], tensor)
-        self.interpreter.invoke()
-        out = self.interpreter.get_tensor(self._output["index"])[0].astype(np.float32).reshape(-1)
+        try:
+            self.interpreter.set_tensor(self._input["index"], tensor)
+            self.interpreter.invoke()
+            out = self.interpreter.get_tensor(self._output["index"])[0].astype(np.float32).reshape(-1)
+        except Exception as error:  # a damaged model can fail in any kernel, with any exception type
+            raise _interpreter_error(self.model_path, "to run the model", error) from error
         scale, zero = self._output.get("quantization", (0.0, 0))
         if self._output["dtype"] in (np.uint8, np.int8) and scale:
             out = (out - zero) * scale
         return out
 
     def scores(self, rgb: np.ndarray) -> np.ndarray:
-        """Probabilities in ``classes`` order for an HxWx3 uint8 RGB frame of any size."""
+        """Probabilities in ``classes`` order for an HxWx3 uint8 RGB frame of any size.
+
+        Raises NonFiniteScoresError when the model answers NaN or infinity: a decision taken on
+        such a score ("not hotdog" for NaN) would look like an answer and mean nothing.
+        """
         out = self.raw_output(fit_to_input(rgb, self.manifest.preprocessing.image_size))
+        check_finite(out, self.model_path)
         if self.task == "binary":
             p = float(np.clip(out[0], 0.0, 1.0))
             return np.array([1.0 - p, p], dtype=np.float32)

@@ -1,23 +1,53 @@
-"""Reading photos the way people actually have them.
+"""Reading photos the way people actually have them, and refusing what only looks like one.
 
 JPEG, PNG (8 and 16 bit), BMP, GIF (first frame) and WebP, in any letter case; EXIF
 orientation applied; grayscale, palette, alpha and CMYK become RGB. Hidden files and OS
 litter are recognised so the audit can count them instead of tripping over them.
+
+Two kinds of file are refused with ``ImageReadError`` before any pixel is decoded, so a photo
+folder cannot hang or exhaust a training run, ``predict`` or the app:
+
+- anything that is not a regular file once symlinks are followed (a FIFO or a device named
+  ``x.jpg`` would block the reader forever or stream without end);
+- images whose header declares more than ``MAX_IMAGE_PIXELS`` (a "decompression bomb": a PNG of a
+  few hundred bytes can declare 20000 x 20000 pixels, 1.2 GB once decoded to RGB).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+import struct
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from seefood.errors import InputError
+
+# 70 megapixels: every phone camera mode people keep (12 MP, 48/50 MP, 64 MP = 9248 x 6936) passes;
+# a decoded RGB copy is then at most 210 MB. Larger files (108/200 MP sensor modes, scans, bombs)
+# are refused with the fix: a model sees 128-512 pixels, so downscaling loses nothing.
+MAX_IMAGE_PIXELS = 70_000_000
+
+# The Pillow decoders the suffixes above stand for ("JPEG" also opens phones' multi-picture MPO files).
+# Naming them keeps Pillow from handing a renamed file to another decoder (EPS would run Ghostscript).
+PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP")
+
+# Pillow warns about images over its own limit (89 MP) and fails over twice that. Our lower cap is
+# checked first from the header, so its warning would only repeat ours: silence just that category.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 LITTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r", ".directory"})
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".json", ".csv", ".xml", ".ini", ".log", ".html"})
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """A file that should be a photo but cannot be decoded. Carries the path."""
 
     def __init__(self, path: Path | str, reason: str):
@@ -44,8 +74,9 @@ def classify_path(path: Path) -> str:
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; transparency is composited on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit int) grayscale: scale to 8 bits by the type's range.
-        array = np.asarray(image, dtype=np.float64)
+        # 16-bit (or 32-bit int) grayscale: scale to 8 bits by the type's range (float32 is exact
+        # for 16-bit values and half the memory of float64 on a large scan).
+        array = np.asarray(image, dtype=np.float32)
         top = 65535.0 if array.max(initial=0) > 255 or image.mode.startswith("I;16") else 255.0
         array = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(array).convert("RGB")
@@ -60,31 +91,105 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
+def _not_regular(path: Path, mode: int) -> ImageReadError:
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a folder" if stat.S_ISDIR(mode) else "a special file")
+    return ImageReadError(path, f"not a regular file but {kind}; move it out of the photo folder")
+
+
+def _too_large(path: Path, declared: str) -> ImageReadError:
+    return ImageReadError(
+        path,
+        f"{declared}, over SeeFood's limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels: a huge scan or a "
+        "decompression bomb; downscale it, e.g. to 4000 pixels on the long side, or move it out of the folder",
+    )
+
+
+def _pillow_bomb_size(error: Exception) -> str:
+    """What Pillow's DecompressionBombError says the image declares ("Image size (N pixels) ...")."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "a size"
+
+
+@contextmanager
+def _open_image(path: Path) -> Iterator[Image.Image]:
+    """Open ``path`` with Pillow after the checks in the module docstring; header read, no pixels decoded.
+
+    The file's type is checked twice: ``os.stat`` refuses a FIFO or device without opening it (opening
+    can block or have side effects), and ``fstat`` on the opened descriptor closes the gap in which
+    the name could be swapped. ``O_NONBLOCK`` keeps even that open from waiting on a FIFO's writer.
+    """
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks: a link to /dev/zero is a device
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise ImageReadError(path, error.strerror or type(error).__name__) from error
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        try:
+            with Image.open(handle, formats=PILLOW_FORMATS) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise _too_large(path, f"{width} x {height} pixels")
+                yield image
+        except Image.DecompressionBombError as error:  # over Pillow's own hard limit, refused in open()
+            raise _too_large(path, _pillow_bomb_size(error)) from error
+        except UnidentifiedImageError as error:  # its message names the file descriptor, not the file
+            raise ImageReadError(path, "not a JPEG, PNG, BMP, GIF or WebP image, or a damaged one") from error
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as error:
+            # The types Pillow's decoders raise on damaged data (its own fuzz tests accept these).
+            if isinstance(error, ImageReadError):
+                raise
+            raise ImageReadError(path, str(error) or type(error).__name__) from error
+
+
 def load_rgb(path: Path | str) -> np.ndarray:
     """Decode a photo file to an HxWx3 uint8 RGB array (first frame of animations).
 
-    Raises ImageReadError naming the file when it is not a readable image.
+    Raises ImageReadError naming the file when it is not a readable image, not a regular file, or
+    larger than ``MAX_IMAGE_PIXELS`` (checked from the header, before decoding).
     """
     path = Path(path)
-    try:
-        with Image.open(path) as image:
-            image.seek(0)
-            image = ImageOps.exif_transpose(image)
-            rgb = _to_rgb(image)
-            rgb.load()
-            return np.asarray(rgb, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(path, str(error) or type(error).__name__) from error
+    with _open_image(path) as image:
+        image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        rgb = _to_rgb(image)
+        rgb.load()
+        return np.asarray(rgb, dtype=np.uint8)
 
 
 def image_size_of(path: Path | str) -> tuple[int, int]:
-    """(width, height) after EXIF orientation, reading only the header where possible."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(path, str(error) or type(error).__name__) from error
+    """(width, height) after EXIF orientation, from the header: no pixels are decoded.
+
+    Raises ImageReadError for what ``load_rgb`` would refuse (not a regular file, over
+    ``MAX_IMAGE_PIXELS``, not an image), so a folder can be audited cheaply.
+    """
+    path = Path(path)
+    with _open_image(path) as image:
+        width, height = image.size
+        orientation = _orientation(image)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return width, height
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag, without decoding pixels.
+
+    Pillow's PNG ``getexif()`` decodes the whole image to look for an eXIf chunk after the pixel
+    data; only the header's chunk is consulted here (where the PNG specification puts it).
+    """
+    if image.format == "PNG":
+        raw = image.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+    else:
+        exif = image.getexif()
+    value = exif.get(0x0112, 1)
+    return value if isinstance(value, int) else 1
