@@ -63,6 +63,10 @@ def run_app(args, started_at: float | None = None) -> int:
     data_dir = args.data_dir or settings.value("data_dir", "")
     if data_dir and Path(data_dir).is_dir():
         window.set_data_dir(data_dir)
+    elif data_dir:  # remembered from an earlier session (--data-dir was checked before Qt started)
+        window.banner.show_message(f"The training folder {data_dir} remembered from last time is gone; choose it "
+                                   "again to save captures.", [("Choose folder…", window.choose_data_dir)],
+                                   error=False, topic="data")
     window.open_source(source_spec(args.camera, args.source))
     window.show()
 

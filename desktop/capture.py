@@ -2,13 +2,14 @@
 
 The file is written under a temporary hidden name in the same folder and then linked to its final
 name, which fails instead of overwriting when the name exists; the next free suffix is tried. Class
-names that are not safe folder names on every OS are refused before anything is written.
+names are checked with the project's one rule (``seefood.names``: the same rule training applies to
+class folders, so every class a bundle can hold can be captured into, accents and all) before
+anything is written.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +18,10 @@ import numpy as np
 from PIL import Image
 
 from seefood.images import classify_path
+from seefood.names import ClassNameError
+from seefood.names import check_class_name as _check_name
 
 JPEG_QUALITY = 95
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,99}$")
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 MAX_SUFFIX = 10000
 
 
@@ -29,14 +30,11 @@ class CaptureError(ValueError):
 
 
 def check_class_name(name: str) -> str:
-    """Return ``name`` if it is a safe folder name on Windows, macOS and Linux, else raise CaptureError."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or name.endswith((".", " ")):
-        raise CaptureError(
-            f"class name {name!r} is not a safe folder name: use letters, digits, space, '_', '-', '.' or '+', "
-            "start with a letter or digit, and end with neither '.' nor a space"
-        )
-    if name.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
-        raise CaptureError(f"class name {name!r} is a reserved device name on Windows; rename the class")
+    """Return ``name`` if ``seefood.names`` accepts it as a class folder, else raise CaptureError."""
+    try:
+        _check_name(name)
+    except ClassNameError as error:
+        raise CaptureError(f"{error}, then train and export again") from error
     return name
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+
+from seefood.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -30,6 +33,18 @@ def register(subparsers) -> None:
     parser.set_defaults(func=_run, usage_error=parser.error)
 
 
+def check_data_dir(data_dir: str | None) -> None:
+    """Refuse a ``--data-dir`` that is not a folder before any window opens: captures would have
+    nowhere to go, and creating a mistyped folder would hide the mistake."""
+    if data_dir is None or Path(data_dir).is_dir():
+        return
+    what = "is a file, not a folder" if Path(data_dir).exists() else "no such folder"
+    raise InputError(
+        f"--data-dir {data_dir}: {what}; give the training folder (one subfolder per class, e.g. "
+        f"{Path(data_dir) / 'hotdog'}), create it first, or leave --data-dir out and choose it in the app"
+    )
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -48,6 +63,7 @@ def _run(args) -> int:
     started_at = time.perf_counter()  # before Qt, OpenCV and LiteRT load: start-up includes them
     if (args.stats_json or args.screenshot) and args.exit_after is None:
         args.usage_error("--stats-json and --screenshot need --exit-after SECONDS")
+    check_data_dir(args.data_dir)
     from desktop.app import run_app
 
     return run_app(args, started_at=started_at)

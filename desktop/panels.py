@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Callable
 
@@ -187,20 +188,31 @@ class RatesPanel(QLabel):
 
 
 class ModelPanel(QGroupBox):
-    """Name, quantization, labels and folder of the running model."""
+    """Name, quantization, labels and folder of the running model, and a failed verification in red."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Model", parent)
         self.text = QLabel("no model loaded: File → Open model bundle…")
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        QVBoxLayout(self).addWidget(self.text)
+        self.verification = QLabel("verification FAILED: this model's answers may differ from the evaluated one")
+        self.verification.setWordWrap(True)
+        self.verification.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.verification.hide()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(self.verification)
 
     def show_model(self, manifest: Manifest, bundle_dir: Path, interpreter: str) -> None:
+        # Everything shown comes from files on disk: escaped, so a name cannot become markup.
         self.text.setText(
-            f"<b>{manifest.name}</b> ({manifest.task}, {manifest.quantization}, {interpreter})<br>"
-            f"labels: {', '.join(manifest.classes)}<br><small>{bundle_dir}</small>"
+            f"<b>{html.escape(manifest.name)}</b> ({html.escape(manifest.task)}, "
+            f"{html.escape(manifest.quantization)}, {html.escape(interpreter)})<br>"
+            f"labels: {html.escape(', '.join(manifest.classes))}<br><small>{html.escape(str(bundle_dir))}</small>"
         )
+
+    def show_verification(self, failed: bool) -> None:
+        self.verification.setVisible(failed)
 
 
 class CapturePanel(QGroupBox):

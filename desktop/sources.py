@@ -52,8 +52,12 @@ class SourceSpec:
 
 
 def folder_images(folder: Path) -> list[Path]:
-    """The photos directly inside a folder, sorted by name (hidden files and OS litter skipped)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and classify_path(p) == "image")
+    """The photos directly inside a folder, sorted by name (hidden files and OS litter skipped).
+
+    Anything named like a photo is listed, even a FIFO or a device: ``load_rgb`` refuses it with a
+    message the slideshow shows, rather than the file being skipped without a word.
+    """
+    return sorted(p for p in folder.iterdir() if not p.is_dir() and classify_path(p) == "image")
 
 
 def open_camera(index: int, resolution: tuple[int, int] | None = None) -> cv2.VideoCapture:
@@ -98,6 +102,8 @@ class FrameSource(QObject):
         self._failures = 0
         self._paused = False
         self._index = 0
+        self._skipped: set[Path] = set()  # slideshow files already reported as unreadable
+        self._shown_in_cycle = False
 
     # -- slots called from the GUI thread through queued signals --------------------------------
 
@@ -201,6 +207,8 @@ class FrameSource(QObject):
             return False
         self._paths = paths
         self._position = 0
+        self._skipped = set()
+        self._shown_in_cycle = False
         self._period_s = self.folder_interval_s
         self.nominal_fps = 1.0 / self.folder_interval_s
         self._announce(spec, 0, 0)
@@ -234,10 +242,8 @@ class FrameSource(QObject):
             self._schedule(PAUSED_POLL_MS)
             return
         if self._spec.kind == "folder":
-            frame = self._read_path(self._paths[self._position % len(self._paths)])
-            self._position += 1
-            if frame is not None:
-                self._deliver(frame)
+            if not self._next_slide():
+                return
         elif not self._read_capture():
             return
         if self._period_s <= 0:
@@ -271,14 +277,37 @@ class FrameSource(QObject):
         self._deliver(self._frame(rgb))
         return True
 
-    def _read_path(self, path: Path) -> Frame | None:
+    def _next_slide(self) -> bool:
+        """Show the folder's next picture; False when the slideshow has ended.
+
+        An unreadable picture (damaged, too large, a FIFO named .jpg) is reported once and skipped;
+        a whole pass without one readable picture ends the slideshow with a message.
+        """
+        if self._position and self._position % len(self._paths) == 0:
+            if not self._shown_in_cycle:
+                folder = Path(str(self._spec.target))
+                self._close()
+                emit(self.failed, "unreadable", f"{folder}: none of the pictures in this folder can be read "
+                                                "(see the messages before). Open another folder.")
+                return False
+            self._shown_in_cycle = False
+        path = self._paths[self._position % len(self._paths)]
+        self._position += 1
+        frame = self._read_path(path, report=path not in self._skipped, what="Skipped; the slideshow goes on.")
+        if frame is None:
+            self._skipped.add(path)
+            return True
+        self._shown_in_cycle = True
+        self._deliver(frame)
+        return True
+
+    def _read_path(self, path: Path, report: bool = True, what: str = "Pick another file.") -> Frame | None:
+        """The picture at ``path`` as a frame, or None after reporting (when ``report``) why it cannot be read."""
         try:
             return self._frame(load_rgb(path))
-        except ImageReadError as error:
-            emit(self.failed, "unreadable", f"{error}. Pick another file.")
-            return None
-        except FileNotFoundError:
-            emit(self.failed, "unreadable", f"{path}: no such file.")
+        except ImageReadError as error:  # also FIFOs, devices and decompression bombs, refused unread
+            if report:
+                emit(self.failed, "unreadable", f"{error}. {what}")
             return None
 
     def _frame(self, rgb: np.ndarray) -> Frame:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QFileSystemWatcher, QSettings, QThread, QTimer, Signa
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 
-from seefood.bundle import MANIFEST_NAME
+from seefood.bundle import MANIFEST_NAME, verification_warning
 from desktop.capture import CaptureError, class_counts, count_images, save_capture
 from desktop.frames import Frame
 from desktop.panels import CapturePanel, MessageBanner, ModelPanel, RatesPanel, ThresholdPanel, VerdictPanel
@@ -24,7 +24,7 @@ from desktop.preview import PreviewWidget
 from desktop.qtsignals import emit
 from desktop.sources import VIDEO_SUFFIXES, FrameSource, SourceSpec
 from desktop.stats import RunStats, measured_fps
-from desktop.worker import ClassifierWorker, LoadedModel, Verdict
+from desktop.worker import ClassifierWorker, LoadedModel, Verdict, bundle_stamp
 
 THREAD_STOP_TIMEOUT_MS = 3000
 RELOAD_DEBOUNCE_MS = 1000  # an export writes several files: reload once they have settled
@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self._stop_worker.connect(self.worker.shutdown)
         self.worker.results.connect(self._show_verdict)
         self.worker.error.connect(self._worker_error)
+        self.worker.inference_failed.connect(self._inference_failed)
         self.worker.model_loaded.connect(self._model_loaded)
 
         self.source_thread.start()
@@ -316,6 +317,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, float)
     def _show_verdict(self, verdict: Verdict, inference_ms: float) -> None:
+        if inference_ms > 0:
+            self.banner.clear("inference")  # the model answers again
         self.last_verdict = verdict
         self.verdict_panel.show_verdict(verdict)
         self.stats.verdict(inference_ms)
@@ -358,28 +361,61 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _model_loaded(self, model: LoadedModel) -> None:
+        """Set the window up for a newly loaded model.
+
+        What every model needs comes first (reload watching, capture keys, counts), so nothing a
+        bundle holds can leave the window half set up; then the threshold, verdict and model panels;
+        then any warning about the bundle, shown in the banner until dismissed.
+        """
         reloaded = self.model is not None and self.model.bundle_dir == model.bundle_dir
         self.model = model
         manifest = model.manifest
+        self._watch(model.bundle_dir)
         self.settings.setValue("last_bundle", str(model.bundle_dir))
-        threshold = float(self.settings.value(self._threshold_key(), manifest.threshold))
+        self.capture_panel.set_classes(manifest.classes)
+        self._bind_capture_keys(manifest.classes)
+        self._refresh_counts()
+        threshold = self._remembered_threshold(manifest.threshold)
         self.threshold_panel.set_model(manifest, threshold)
         if abs(threshold - manifest.threshold) > 1e-9:
             emit(self._set_threshold, threshold)
         self.verdict_panel.set_model(manifest)
         self.model_panel.show_model(manifest, model.bundle_dir, model.interpreter)
-        self.capture_panel.set_classes(manifest.classes)
-        self._bind_capture_keys(manifest.classes)
-        self._refresh_counts()
-        self._watch(model.bundle_dir)
         self.banner.clear("model")
+        self.banner.clear("inference")
+        self._show_model_warnings(model)
         self.statusBar().showMessage(("reloaded " if reloaded else "loaded ") + manifest.name, 4000)
         if self.preview.frame is not None:  # a still image or a paused picture gets a verdict at once
             self.worker.submit(self.preview.frame)
 
+    def _remembered_threshold(self, default: float) -> float:
+        """The threshold saved for this model, or ``default`` when none (or a damaged one) is saved."""
+        saved = self.settings.value(self._threshold_key(), default)
+        try:
+            value = float(saved)
+        except (TypeError, ValueError):
+            return default
+        return value if 0.0 <= value <= 1.0 else default
+
+    def _show_model_warnings(self, model: LoadedModel) -> None:
+        """A failed verification (prominent, as an error) and what loading had to leave out."""
+        failed = verification_warning(model.manifest, model.bundle_dir)
+        self.model_panel.show_verification(failed is not None)
+        lines = ([failed] if failed else []) + list(model.manifest.warnings)
+        if lines:
+            self.banner.show_message("\n".join(lines), [("Open model…", self.choose_bundle)],
+                                     error=failed is not None, topic="model")
+
     @Slot(str)
     def _worker_error(self, message: str) -> None:
         self.banner.show_message(message, [("Open model…", self.choose_bundle)], topic="model")
+
+    @Slot(str)
+    def _inference_failed(self, message: str) -> None:
+        """The model failed on a frame (reported once per failure): no verdict rather than a stale one."""
+        self.last_verdict = None
+        self.verdict_panel.clear()
+        self.banner.show_message(message, [("Open model…", self.choose_bundle)], topic="inference")
 
     @Slot(float)
     def _threshold_moved(self, threshold: float) -> None:
@@ -406,13 +442,19 @@ class MainWindow(QMainWindow):
         self.capture_panel.set_folder(self.data_dir, counts)
 
     def _watch(self, bundle_dir: Path) -> None:
-        """Watch the bundle folder and its files; paths replaced by a rename drop out, so re-add them."""
+        """Watch the bundle folder, its files and its parent folder.
+
+        The watcher follows inodes: a folder swapped with ``mv`` (the old one renamed away, a new one
+        put in its place) is reported once and then forgotten, and a path that does not exist yet
+        cannot be watched. The parent folder sees the new one arrive; ``_reload_bundle`` re-adds the
+        paths after every change.
+        """
         old = self._watcher.files() + self._watcher.directories()
         if old:
             self._watcher.removePaths(old)
-        paths = [str(bundle_dir)] + [str(p) for p in (bundle_dir / MANIFEST_NAME,
-                                                       bundle_dir / self.model.manifest.model_file) if p.exists()]
-        self._watcher.addPaths(paths)
+        candidates = [bundle_dir.parent, bundle_dir, bundle_dir / MANIFEST_NAME,
+                      bundle_dir / self.model.manifest.model_file]
+        self._watcher.addPaths([str(p) for p in candidates if p.exists()])
 
     @Slot(str)
     def _bundle_changed(self, _path: str) -> None:
@@ -420,8 +462,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _reload_bundle(self) -> None:
-        if self.model is not None:
-            self._watch(self.model.bundle_dir)
+        """Reload the bundle when its folder or files changed since it was loaded (debounced)."""
+        if self.model is None:
+            return
+        self._watch(self.model.bundle_dir)
+        stamp = bundle_stamp(self.model.bundle_dir)
+        if stamp is None:
+            self.statusBar().showMessage(f"{self.model.bundle_dir} is gone; the loaded model keeps running "
+                                         "and reloads when the folder is back", 8000)
+        elif stamp != self.model.stamp:
             self.open_bundle(self.model.bundle_dir)
 
     # -- drag and drop ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """The classifier worker: owns a ``seefood.bundle.Classifier`` on its own QThread.
 
 Like ``ImageClassifierHelper`` in the TFLite Android example, it owns the interpreter and its
-options (threshold, threads, smoothing) and reports through two signals: ``results(verdict, ms)``
-and ``error(message)``. The newest submitted frame wins; frames replaced while an inference runs are
-dropped and counted. Loading a bad bundle reports an error and keeps the current model running.
+options (threshold, threads, smoothing) and reports through signals: ``results(verdict, ms)``,
+``error(message)`` (a bundle that cannot be loaded) and ``inference_failed(message)``. The newest
+submitted frame wins; frames replaced while an inference runs are dropped and counted. Loading a
+bad bundle reports an error and keeps the current model running.
+A model that fails on every frame (NaN scores, an interpreter error) reports once, not 30 times a
+second: the same message is not repeated until a frame succeeds or another model is loaded.
 """
 
 from __future__ import annotations
@@ -44,11 +47,30 @@ class Verdict:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """What the window shows about the model the worker now runs."""
+    """What the window shows about the model the worker now runs.
+
+    ``stamp`` is ``bundle_stamp`` taken just before loading: the window reloads when the folder's
+    stamp differs from it, so a change made during the load is not missed.
+    """
 
     bundle_dir: Path
     manifest: Manifest
     interpreter: str
+    stamp: tuple | None = None
+
+
+def bundle_stamp(bundle_dir: Path | str) -> tuple | None:
+    """Identity of a bundle folder and its files (inode, size, modification time), None when missing.
+
+    A folder swapped with ``mv`` (same path, new inode) or a file rewritten in place both change it;
+    a change elsewhere in the parent folder does not.
+    """
+    folder = Path(bundle_dir)
+    try:
+        entries = [(".", folder.stat())] + [(p.name, p.stat()) for p in sorted(folder.iterdir()) if p.is_file()]
+    except OSError:  # gone, or being replaced right now
+        return None
+    return tuple((name, st.st_ino, st.st_size, st.st_mtime_ns) for name, st in entries)
 
 
 class ScoreSmoother:
@@ -77,6 +99,7 @@ class ClassifierWorker(QObject):
 
     results = Signal(object, float)  # Verdict, inference ms (0.0 when only the threshold changed)
     error = Signal(str)
+    inference_failed = Signal(str)  # the loaded model failed on a frame; no verdict for it
     model_loaded = Signal(object)  # LoadedModel
     _wake = Signal()
 
@@ -89,6 +112,8 @@ class ClassifierWorker(QObject):
         self._threshold: float | None = None
         self._smoother = ScoreSmoother(smoothing)
         self._last_frame_index = 0
+        self._reported_error: str | None = None  # the inference error already shown, until a frame succeeds
+        self.inference_errors = 0
         self._wake.connect(self._classify_waiting)  # queued: the worker lives on its own thread
 
     @property
@@ -103,6 +128,7 @@ class ClassifierWorker(QObject):
     @Slot(str)
     def load_bundle(self, bundle_dir: str) -> None:
         """Load a bundle; on failure report the error and keep running the current model."""
+        stamp = bundle_stamp(bundle_dir)
         try:
             classifier = Classifier(bundle_dir, num_threads=self.num_threads)
         except Exception as error:  # BundleError, or an interpreter that rejects the file
@@ -112,7 +138,8 @@ class ClassifierWorker(QObject):
         self._classifier = classifier
         self._threshold = classifier.threshold
         self._smoother.reset()
-        emit(self.model_loaded, LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name))
+        self._reported_error = None
+        emit(self.model_loaded, LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name, stamp))
 
     @Slot(float)
     def set_threshold(self, threshold: float) -> None:
@@ -142,13 +169,24 @@ class ClassifierWorker(QObject):
         try:
             prediction = self._classifier.classify(frame.rgb, self._threshold)
         except Exception as error:  # a model that fails at run time must not kill the thread
-            emit(self.error, f"Inference failed on frame {frame.index}: {error}")
+            self._report_inference_error(error)
             return
+        self._reported_error = None
         self.frames_classified += 1
         self._last_frame_index = frame.index
         scores = np.array([prediction.scores[name] for name in self._classifier.classes], dtype=np.float32)
         smoothed = self._smoother.add(scores)
         emit(self.results, self._verdict(smoothed, prediction.inference_ms), prediction.inference_ms)
+
+    def _report_inference_error(self, error: Exception) -> None:
+        """Emit ``error`` once; the same failure on the following frames is only counted."""
+        self.inference_errors += 1
+        message = f"Inference failed: {error}"
+        if message == self._reported_error:
+            return
+        self._reported_error = message
+        self._smoother.reset()  # no verdict from scores of frames before the failure
+        emit(self.inference_failed, message)
 
     def _verdict(self, scores: np.ndarray, inference_ms: float) -> Verdict:
         classifier = self._classifier

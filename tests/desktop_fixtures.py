@@ -32,11 +32,15 @@ def red_score(red: float) -> float:
     return float(1.0 / (1.0 + np.exp(-2.0 * (red / 127.5 - 1.0))))
 
 
-def build_keras_model(classes: int = 1):
-    """Binary (one sigmoid output driven by red) or ``classes`` softmax outputs (class i driven by channel i)."""
+def build_keras_model(classes: int = 1, input_dtype: str = "uint8", weight_scale: float = 1.0):
+    """Binary (one sigmoid output driven by red) or ``classes`` softmax outputs (class i driven by channel i).
+
+    ``input_dtype`` "float32" makes a model that does not take raw pixels; ``weight_scale`` NaN makes
+    one that answers NaN for every frame (both for the hostile-input tests).
+    """
     import keras
 
-    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype=input_dtype)
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     dense = keras.layers.Dense(classes, activation="sigmoid" if classes == 1 else "softmax")
@@ -45,7 +49,7 @@ def build_keras_model(classes: int = 1):
     weights = np.zeros((3, classes), np.float32)
     for i in range(classes):
         weights[i % 3, i] = 2.0 if classes == 1 else 4.0
-    dense.set_weights([weights, np.zeros(classes, dtype=np.float32)])
+    dense.set_weights([weights * np.float32(weight_scale), np.zeros(classes, dtype=np.float32)])
     return model
 
 
