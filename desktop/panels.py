@@ -162,6 +162,11 @@ class ThresholdPanel(QGroupBox):
         point = tradeoff_at(self._curve, value)
         if point is None:
             self.tradeoff_label.setText("no validation curve in this bundle")
+        elif "coverage" in point:  # multi-class: below the threshold the answer is "unknown"
+            self.tradeoff_label.setText(
+                f"validation at {float(point['threshold']):.2f}: answers {float(point['coverage']):.0%} of photos, "
+                f"{float(point['accuracy']):.0%} of those right"
+            )
         else:
             self.tradeoff_label.setText(
                 f"validation at {float(point['threshold']):.2f}: precision {float(point['precision']):.2f}, "

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from export.run_reader import Run
 from seefood.atomic import staged_folder
-from seefood.bundle import MANIFEST_NAME, SCHEMA_VERSION, sha256_of
+from seefood.bundle import MANIFEST_NAME, SCHEMA_VERSION, labels_text, sha256_of
 from seefood.cli import UserError
 
 MODEL_FILE = "model.tflite"
@@ -116,7 +116,7 @@ def write_bundle_files(folder: Path, run: Run, mode: str, model_bytes: bytes, gr
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
     model_path.write_bytes(model_bytes)
-    (folder / LABELS_FILE).write_text("\n".join(run.labels) + "\n", encoding="utf-8")
+    (folder / LABELS_FILE).write_text(labels_text(run.labels), encoding="utf-8")
     manifest = build_manifest(run, mode, model_path, granularity)
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
@@ -148,6 +148,11 @@ def readme_text(folder: Path) -> str:
             f"({'passed' if verification['passed'] else 'FAILED'} the tolerances; details in `verification.json`). "
             f"Single-image latency on the export machine's CPU: p50 {verification['latency_ms']['p50']:.2f} ms."
         )
+        if not verification["passed"]:
+            checked = ("**WARNING: this model FAILED verification: it does not decide like the trained model "
+                       f"({'; '.join(verification.get('failures') or [])}).** " + checked)
+        if (verification.get("fallback") or {}).get("reason"):
+            checked += f"\n\n**Note:** {verification['fallback']['reason']}."
     else:
         checked = "Not verified (exported with --no-verify); run `seefood verify` on this folder."
     return f"""# {manifest['name']}

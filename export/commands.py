@@ -14,6 +14,9 @@ from pathlib import Path
 from seefood.cli import UserError
 
 QUANTIZE_CHOICES = ("float32", "float16", "dynamic", "int8", "all")
+# When a quantized model fails verification, the next smaller mode that may pass (float32 is the
+# trained model itself and ends the chain).
+FALLBACK = {"int8": "dynamic", "dynamic": "float16", "float16": "float32"}
 COMPARISON_NAME = "comparison"
 
 
@@ -39,6 +42,9 @@ def register(subparsers) -> None:
     export.add_argument("--ios-resources", type=Path, metavar="DIR",
                         help="also copy model.tflite and labels.txt into this iOS resources folder")
     export.add_argument("--no-verify", action="store_true", help="skip the comparison with the Keras model")
+    export.add_argument("--keep-failed", action="store_true",
+                        help="write the requested mode even when it fails verification (default: fall back to the "
+                        "next mode that passes: int8 -> dynamic -> float16 -> float32)")
     _add_tolerances(export)
     export.set_defaults(func=run_export)
 
@@ -133,37 +139,60 @@ def run_export(args) -> int:
     from seefood import __version__
 
     reports, keras_cache = [], {}
+
+    def export_mode(folder: Path, mode: str) -> dict | None:
+        """Convert, write and verify one mode into ``folder``; the verification report (None with --no-verify)."""
+        print(f"converting {mode} ...", file=sys.stderr)
+        attempts = _granularities(mode, args.int8_granularity, verifying=not args.no_verify)
+        report, tried = None, []
+        for granularity in attempts:
+            if granularity is not None:
+                print(f"  int8 weights {granularity} ...", file=sys.stderr)
+            tflite = convert.convert(model, mode, representative, granularity or "per-channel")
+            info = metadata.ModelInfo(
+                name=bundle_writer.bundle_name(run, mode),
+                description=_description(run),
+                version=f"seefood {__version__}, run {run.run_id}, {mode}",
+                labels=list(run.labels),
+            )
+            tflite = metadata.add_classifier_metadata(tflite, info)
+            bundle_writer.write_bundle_files(folder, run, mode, tflite, granularity)
+            if args.no_verify:
+                return None
+            print(f"verifying {mode} ...", file=sys.stderr)
+            report = verify.verify_bundle(folder, run.run_dir, tolerances, keras_model=model, cache=keras_cache)
+            tried.append(f"{granularity}: {'; '.join(report['failures']) or 'passed'}")
+            if report["passed"]:
+                break
+        if len(tried) > 1:
+            report["granularity_note"] = "tried " + " | ".join(tried)
+        elif attempts == ["per-tensor"] and not report["passed"]:
+            report["granularity_note"] = ("per-tensor failed verification; --int8-granularity per-channel "
+                                          "(or auto) keeps a scale per channel and may pass")
+        return report
+
     with bundle_writer.staging(args.out, run, args.force) as tmp:
         for mode in modes:
             folder = tmp if len(modes) == 1 else tmp / mode
-            print(f"converting {mode} ...", file=sys.stderr)
-            attempts = _granularities(mode, args.int8_granularity, verifying=not args.no_verify)
-            report, tried = None, []
-            for granularity in attempts:
-                if granularity is not None:
-                    print(f"  int8 weights {granularity} ...", file=sys.stderr)
-                tflite = convert.convert(model, mode, representative, granularity or "per-channel")
-                info = metadata.ModelInfo(
-                    name=bundle_writer.bundle_name(run, mode),
-                    description=_description(run),
-                    version=f"seefood {__version__}, run {run.run_id}, {mode}",
-                    labels=list(run.labels),
-                )
-                tflite = metadata.add_classifier_metadata(tflite, info)
-                bundle_writer.write_bundle_files(folder, run, mode, tflite, granularity)
-                if args.no_verify:
-                    break
-                print(f"verifying {mode} ...", file=sys.stderr)
-                report = verify.verify_bundle(folder, run.run_dir, tolerances, keras_model=model, cache=keras_cache)
-                tried.append(f"{granularity}: {'; '.join(report['failures']) or 'passed'}")
-                if report["passed"]:
-                    break
+            report = export_mode(folder, mode)
+            requested, failed = mode, []
+            # One bundle asked for: a failed quantization is not shipped silently; the next mode that passes is.
+            while report is not None and not report["passed"] and len(modes) == 1 and not args.keep_failed \
+                    and mode in FALLBACK:
+                failed.append(f"{mode} ({'; '.join(report['failures'])})")
+                mode = FALLBACK[mode]
+                print(f"{failed[-1].split(' ')[0]} failed verification; trying {mode} ...", file=sys.stderr)
+                for stale in folder.iterdir():
+                    stale.unlink()
+                report = export_mode(folder, mode)
+            if failed:
+                outcome = f"wrote {mode}, which passed" if report["passed"] else f"wrote {mode}, which failed too"
+                report["fallback"] = {
+                    "requested": requested, "written": mode, "failed": failed,
+                    "reason": f"{requested} was asked for but failed verification: {' | '.join(failed)}; {outcome}. "
+                              f"Pass --keep-failed to write {requested} anyway, or loosen the tolerances",
+                }
             if report is not None:
-                if len(tried) > 1:
-                    report["granularity_note"] = "tried " + " | ".join(tried)
-                elif attempts == ["per-tensor"] and not report["passed"]:
-                    report["granularity_note"] = ("per-tensor failed verification; --int8-granularity per-channel "
-                                                  "(or auto) keeps a scale per channel and may pass")
                 verify.record(folder, report)
                 reports.append(report)
             bundle_writer.write_readme(folder)

@@ -361,6 +361,7 @@ def summary(report: dict) -> dict:
         "tolerances": report["tolerances"],
         "failures": report["failures"],
         "granularity_note": report.get("granularity_note"),
+        "fallback": report.get("fallback"),
         "verified": report["verified"],
         "details": VERIFICATION_NAME,
     }
@@ -371,8 +372,9 @@ def record(bundle_dir: Path | str, report: dict) -> None:
     bundle_dir = Path(bundle_dir)
     manifest = load_manifest(bundle_dir)  # re-checks the hash before we vouch for the model
     earlier = manifest.raw.get("verification") or {}
-    if not report.get("granularity_note") and earlier.get("granularity_note"):
-        report = dict(report, granularity_note=earlier["granularity_note"])  # how export chose int8 stays on record
+    for key in ("granularity_note", "fallback"):  # how export chose the mode stays on record
+        if not report.get(key) and earlier.get(key):
+            report = dict(report, **{key: earlier[key]})
     write_json_atomic(bundle_dir / VERIFICATION_NAME, report)
     raw = dict(manifest.raw)
     raw["verification"] = summary(report)
@@ -428,6 +430,8 @@ def format_report(report: dict) -> str:
         lines.append(f"{borderline} decision(s) with a Keras score within {margin} of the threshold were not held against the bundle")
     if report.get("granularity_note"):
         lines.append(f"int8 weights: {report['granularity_note']}")
+    if report.get("fallback"):
+        lines.append(f"FALLBACK: {report['fallback']['reason']}")
     for failure in report["failures"]:
         lines.append(f"outside tolerance: {failure}")
     return "\n".join(lines)

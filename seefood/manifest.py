@@ -191,9 +191,10 @@ def _read_labels(labels_path: Path) -> list[str]:
 
 
 def _checked_curve(raw_curve: object, manifest_path: Path) -> tuple[tuple, tuple[str, ...]]:
-    """The validation curve as a tuple of {threshold, precision, recall} points in 0..1, or () and a
-    warning when any point is malformed: the curve only annotates the threshold slider, so a bad one
-    is left out rather than stopping the model from loading."""
+    """The validation curve as a tuple of {threshold, precision, recall} points in 0..1 (multi-class
+    points also carry coverage and accuracy), or () and a warning when any point is malformed: the
+    curve only annotates the threshold slider, so a bad one is left out rather than stopping the
+    model from loading."""
     if raw_curve is None or raw_curve == []:
         return (), ()
     points = []
@@ -203,7 +204,12 @@ def _checked_curve(raw_curve: object, manifest_path: Path) -> tuple[tuple, tuple
         if len(values) != 3 or not all(_unit_number(v) for v in values):
             problem = f"the point {shorten(point)} is not {{threshold, precision, recall}} numbers in 0..1"
             break
-        points.append({"threshold": float(values[0]), "precision": float(values[1]), "recall": float(values[2])})
+        extra = {key: point[key] for key in ("coverage", "accuracy") if key in point}
+        if not all(_unit_number(v) for v in extra.values()):
+            problem = f"the point {shorten(point)} has coverage/accuracy outside 0..1"
+            break
+        points.append({"threshold": float(values[0]), "precision": float(values[1]), "recall": float(values[2]),
+                       **{key: float(v) for key, v in extra.items()}})
     if problem is None:
         return tuple(points), ()
     return (), (f"{manifest_path}: validation_curve left out: {problem}; the threshold slider shows no "

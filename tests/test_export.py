@@ -273,3 +273,36 @@ def test_command_modules_do_not_import_tensorflow():
 def test_export_names_a_missing_run(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "b")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_int8_that_fails_verification_is_not_shipped_silently(tmp_path_factory, tmp_path, monkeypatch, capsys):
+    """int8 failing at both granularities: export writes the next mode that passes (dynamic) and says
+    why everywhere a person or a phone looks; --keep-failed writes the failed int8 and exits 1."""
+    import export.verify as verify
+
+    real = verify.verify_bundle
+
+    def strict_on_int8(folder, *args, **kwargs):
+        report = real(folder, *args, **kwargs)
+        if report["quantization"] == "int8":
+            report["failures"] = ["agreement 96.25% < 98.00%"]
+            report["passed"] = False
+        return report
+
+    monkeypatch.setattr(verify, "verify_bundle", strict_on_int8)
+    run_dir = cached_run(tmp_path_factory, "binary")
+    out = tmp_path / "bundle"
+    assert main(["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16"]) == 0
+    manifest = load_manifest(out).raw
+    assert manifest["quantization"] == "dynamic" and manifest["verification"]["passed"] is True
+    fallback = manifest["verification"]["fallback"]
+    assert fallback["requested"] == "int8" and fallback["written"] == "dynamic" and "96.25%" in fallback["reason"]
+    assert "FALLBACK: int8 was asked for but failed verification" in capsys.readouterr().out
+    assert "int8 was asked for but failed verification" in (out / "README.md").read_text()
+
+    kept = tmp_path / "kept"
+    assert main(["export", str(run_dir), "--out", str(kept), "--quantize", "int8", "--representative-size", "16",
+                 "--keep-failed"]) == 1
+    manifest = load_manifest(kept).raw
+    assert manifest["quantization"] == "int8" and manifest["verification"]["passed"] is False
+    assert "FAILED verification" in (kept / "README.md").read_text()

@@ -99,3 +99,64 @@ def test_multiclass_unknown_threshold():
     f1 = choose_multiclass_threshold(scores, labels, "f1")
     strict = choose_multiclass_threshold(scores, labels, "precision>=0.95")
     assert strict.precision >= 0.95 and strict.threshold >= f1.threshold
+
+
+def test_multiclass_answers_the_top_class_by_default_and_rejects_only_when_asked():
+    from training.threshold import choose_multiclass_threshold, multiclass_validation_curve
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    scores = rng.dirichlet(np.ones(3), size=len(labels))
+    scores[np.arange(len(labels)), labels] += 0.6  # mostly right, with unsure photos in between
+    scores /= scores.sum(axis=1, keepdims=True)
+    default = choose_multiclass_threshold(scores, labels, "f1")
+    assert default.threshold == 0.0 and default.coverage == 1.0  # never "unknown" by default
+    asked = choose_multiclass_threshold(scores, labels, "coverage>=0.9")
+    answered = np.mean(scores.max(axis=1) >= asked.threshold)
+    assert asked.threshold > 0.3 and 0.9 <= answered < 0.95 and asked.coverage == pytest.approx(answered)
+    curve = multiclass_validation_curve(scores, labels)
+    assert len(curve) == 101 and curve[0]["coverage"] == 1.0
+    coverage = [p["coverage"] for p in curve]
+    assert coverage == sorted(coverage, reverse=True)  # a higher bar answers fewer photos
+    accepted = [p for p in curve if p["coverage"] > 0.2]
+    assert accepted[-1]["accuracy"] >= accepted[0]["accuracy"]  # ... and is right more often
+
+
+def test_coverage_objective_is_refused_for_a_binary_model():
+    from training.threshold import choose_threshold
+
+    with pytest.raises(ValueError, match="multi-class"):
+        choose_threshold(np.array([0.1, 0.9]), np.array([0, 1]), "coverage>=0.9")
+
+
+def test_epoch_budget_follows_the_folder_size():
+    from training.config import BUDGET_IMAGES, MAX_EPOCHS, MIN_EPOCHS, auto_epochs
+
+    assert auto_epochs(10) == MAX_EPOCHS and auto_epochs(1_000_000) == MIN_EPOCHS
+    n = BUDGET_IMAGES // 30
+    assert MIN_EPOCHS <= auto_epochs(n) <= MAX_EPOCHS and abs(auto_epochs(n) * n - BUDGET_IMAGES) <= n
+
+
+def test_tiny_class_guard_fires_on_chance_and_on_too_few_photos_only():
+    from training.guard import MIN_TRAIN_PHOTOS, tiny_class_warnings
+
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.zeros(60, int), np.ones(8, int)]
+    classes = ["not_hotdog", "hotdog"]
+    learned = np.where(labels == 1, rng.uniform(0.6, 1.0, len(labels)), rng.uniform(0.0, 0.5, len(labels)))
+    chance = rng.uniform(0, 1, len(labels))
+    assert tiny_class_warnings(learned, labels, classes, True, {"hotdog": 40, "not_hotdog": 300}) == []
+    [warning] = tiny_class_warnings(chance, labels, classes, True, {"hotdog": 40, "not_hotdog": 300})
+    assert warning["code"] == "tiny_class" and warning["class"] == "hotdog" and warning["train_photos"] == 40
+    assert "hotdog" in warning["message"] and "--weights imagenet" in warning["message"]
+    assert warning["val_pr_auc_interval"][0] <= warning["chance_pr_auc"]
+    [few] = tiny_class_warnings(learned, labels, classes, True, {"hotdog": MIN_TRAIN_PHOTOS - 1, "not_hotdog": 300})
+    assert few["more_photos_needed"] > 0 and "too few" in few["message"]
+    # multi-class: each class against the rest; only the one not learned is named
+    labels3 = np.repeat(np.arange(3), 20)
+    scores3 = np.full((60, 3), 0.1)
+    scores3[labels3 == 0, 0] = 0.8
+    scores3[labels3 == 1, 1] = 0.8
+    scores3[:, 2] = rng.uniform(0, 0.3, 60)
+    names = [w["class"] for w in tiny_class_warnings(scores3, labels3, ["a", "b", "c"], False, {"a": 50, "b": 50, "c": 50})]
+    assert names == ["c"]

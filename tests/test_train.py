@@ -195,3 +195,36 @@ def test_scores_on_two_replicas_match_one_device_for_every_count(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["worst"] < 1e-5
+
+
+def test_run_records_the_kept_weights_and_no_warning_when_the_class_is_learned(tiny_binary_run):
+    info = json.loads((tiny_binary_run / "run.json").read_text())
+    kept = info["kept_weights"]
+    assert kept["rule"] in ("final", "best") and 1 <= kept["epoch"] <= info["epochs_run"]
+    metrics = json.loads((tiny_binary_run / "metrics.json").read_text())
+    assert metrics["kept_weights"] == kept and metrics["warnings"] == []  # colour blobs are easy: learned
+
+
+def test_a_class_that_was_not_learned_is_named_loudly(tmp_path):
+    """Hot dogs that look exactly like everything else: the guard says so in the terminal,
+    report.md and metrics.json, and says what to do."""
+    from PIL import Image
+
+    from conftest import blob_image
+
+    rng = np.random.default_rng(7)
+    for cls, n in (("hotdog", 12), ("not_hotdog", 60)):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(blob_image(rng, (120, 120, 120))).save(tmp_path / "data" / cls / f"{i}.jpg")
+    out = subprocess.run(
+        [sys.executable, "-m", "seefood", "train", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--epochs", "2",
+         "--image-size", "32", "--batch-size", "8", "--augment", "none", "--val-fraction", "0.3", "--seed", "3"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "WARNING: class 'hotdog' was not learned" in out.stdout
+    [warning] = json.loads((tmp_path / "run" / "metrics.json").read_text())["warnings"]
+    assert warning["code"] == "tiny_class" and warning["class"] == "hotdog" and warning["more_photos_needed"] > 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "**WARNING:** class 'hotdog' was not learned" in report and "--weights imagenet" in report

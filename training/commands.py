@@ -17,20 +17,26 @@ def register(subparsers) -> None:
     p.add_argument("--model", choices=MODELS, default=defaults.model)
     p.add_argument("--weights", default=defaults.weights, help="none, imagenet, or a local weights file")
     p.add_argument("--image-size", type=int, default=0, help="input side in pixels (0: the model's default)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--epochs", type=int, default=defaults.epochs,
+                   help="training budget in epochs (0: set from the folder's size)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="peak learning rate (one warm-up epoch, then cosine decay to 0)")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay")
     p.add_argument("--augment", choices=AUGMENTS, default=defaults.augment)
     p.add_argument("--balance", choices=BALANCES, default=defaults.balance)
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="focal down-weights easy examples")
     p.add_argument("--positive", metavar="CLASS", help="binary task: CLASS against all other classes merged")
-    p.add_argument("--threshold-objective", default=defaults.threshold_objective, help="f1, recall>=X or precision>=X")
+    p.add_argument("--threshold-objective", default=defaults.threshold_objective,
+                   help="binary: f1, recall>=X or precision>=X; multi-class: f1 (the top class, never 'unknown'), "
+                        "coverage>=X (answer 'unknown' for the least sure 1-X), recall>=X or precision>=X")
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
     p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--mixed-precision", choices=("auto", "on", "off"), default=defaults.mixed_precision)
     p.add_argument("--distribute", choices=("auto", "mirrored", "none"), default=defaults.distribute)
-    p.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs")
+    p.add_argument("--patience", type=int, default=defaults.patience,
+                   help="early stopping after N epochs without improvement, never in the first half (0: off)")
     p.add_argument("--fine-tune-epochs", type=int, default=0, help="transfer models: epochs after unfreezing (0: a third)")
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from an earlier run's weights")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
@@ -57,7 +63,8 @@ def _train(args) -> int:
     try:
         cfg = TrainConfig(
             data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, augment=args.augment,
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            weight_decay=args.weight_decay, augment=args.augment,
             balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
             mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,

@@ -13,6 +13,17 @@ LOSSES = ("crossentropy", "focal")
 DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3_large": 224, "efficientnet_b0": 224}
 
 
+BUDGET_IMAGES = 12_000  # photos seen in training when --epochs is 0 (auto)
+MIN_EPOCHS, MAX_EPOCHS = 15, 50
+
+
+def auto_epochs(train_photos: int) -> int:
+    """The epoch budget for a folder: about BUDGET_IMAGES photos seen, within MIN..MAX epochs.
+    A fixed budget with a cosine schedule, not a noisy stopping rule, decides when training ends."""
+    wanted = -(-BUDGET_IMAGES // max(1, train_photos))
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, wanted))
+
+
 @dataclass
 class TrainConfig:
     """Options of ``seefood train``.
@@ -36,7 +47,14 @@ class TrainConfig:
     mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
     distribute: ``auto`` (TF_CONFIG → multi-worker, several GPUs → mirrored), ``mirrored``, ``none``.
     init_from: an earlier run folder whose weights start this run (after adding photos).
-    patience: epochs without validation improvement before early stopping.
+    epochs: the training budget; 0 (default) sets it from the folder's size (``auto_epochs``: about
+        ``BUDGET_IMAGES`` photos seen, ``MIN_EPOCHS`` to ``MAX_EPOCHS`` epochs). The learning rate warms
+        up for one epoch, then follows a cosine down to zero, and the final weights are kept.
+    learning_rate: the peak of that schedule (AdamW, decoupled ``weight_decay``).
+    patience: 0 (default) trains the whole budget. N > 0 adds early stopping on the validation
+        metric that cannot fire in the first half of the budget and restores the best epoch. On a
+        small validation split that metric is noisy (PR-AUC 0.82 -> 0.74 -> 0.40 -> 0.72 on
+        consecutive epochs with 24 positives): stopping on it kept an under-trained epoch 2.
     fine_tune_epochs: for transfer backbones, epochs after unfreezing (the frozen phase takes the rest).
     """
 
@@ -45,9 +63,10 @@ class TrainConfig:
     model: str = "small_cnn"
     weights: str = "none"
     image_size: int = 0
-    epochs: int = 40
+    epochs: int = 0
     batch_size: int = 32
     learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
     augment: str = "light"
     balance: str = "oversample+class_weight"
     loss: str = "crossentropy"
@@ -60,7 +79,7 @@ class TrainConfig:
     mixed_precision: str = "auto"
     distribute: str = "auto"
     init_from: str | None = None
-    patience: int = 8
+    patience: int = 0
     fine_tune_epochs: int = 0
     min_image_side: int = 32
     force: bool = False
@@ -80,8 +99,10 @@ class TrainConfig:
             self.image_size = DEFAULT_IMAGE_SIZE[self.model]
         if self.image_size < 32:
             raise ValueError(f"--image-size must be at least 32, got {self.image_size}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("--epochs and --batch-size must be at least 1")
+        if self.epochs < 0 or self.batch_size < 1 or self.patience < 0:
+            raise ValueError("--epochs and --patience must be 0 or more (0: automatic / off), --batch-size at least 1")
+        if not (self.learning_rate > 0 and self.weight_decay >= 0):
+            raise ValueError("--learning-rate must be positive and --weight-decay not negative")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,6 +15,7 @@ from training.threshold import (
     choose_multiclass_threshold,
     choose_threshold,
     describe_uncertainty,
+    multiclass_validation_curve,
     sweep_table,
     validation_curve,
 )
@@ -35,10 +36,11 @@ def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary:
         curve = validation_curve(scores, labels)
     else:
         choice = choose_multiclass_threshold(scores, labels, objective)
-        curve = []
+        curve = multiclass_validation_curve(scores, labels)
+    coverage = f", answers {choice.coverage:.1%} of photos" if choice.coverage is not None else ""
     print(
         f"Threshold {choice.threshold:.3f} chosen on validation for {choice.objective}: precision {choice.precision:.3f}, "
-        f"recall {choice.recall:.3f}, F1 {choice.f1:.3f}" + (f" ({choice.note})" if choice.note else ""),
+        f"recall {choice.recall:.3f}, F1 {choice.f1:.3f}{coverage}" + (f" ({choice.note})" if choice.note else ""),
         flush=True,
     )
     uncertainty = describe_uncertainty(choice.to_dict())
@@ -128,6 +130,14 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         raw[name] = (paths, labels, scores)
     history = history if history is not None else read_history(run.run_dir)
     overfit = M.overfitting_check(history)
+    warnings = []
+    if "val" in raw:
+        from training.guard import tiny_class_warnings
+
+        counts = np.bincount([t for _, t in run.splits.get("train", [])], minlength=len(run.classes))
+        _, val_labels, val_scores = raw["val"]
+        warnings = tiny_class_warnings(val_scores, val_labels, run.classes, run.binary,
+                                       {c: int(n) for c, n in zip(run.classes, counts)})
     metrics = {
         "run_id": run.run_id,
         "task": run.task,
@@ -136,10 +146,14 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         "threshold": {"value": run.threshold, "objective": run.threshold_objective, "chosen_on": "validation"},
         "splits": results,
         "overfitting": overfit,
+        "kept_weights": run.raw.get("kept_weights"),
+        "warnings": warnings,
     }
     write_json_atomic(run.run_dir / "metrics.json", metrics)
     write_report(run, metrics, raw, history)
     print(summary_text(run, metrics), flush=True)
+    for warning in warnings:
+        print(f"\n  !!! WARNING: {warning['message']}", flush=True)
     print(f"Report: {run.run_dir / 'report.md'}  metrics: {run.run_dir / 'metrics.json'}", flush=True)
     return metrics
 

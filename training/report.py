@@ -82,7 +82,9 @@ def plot_multiclass_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str
     _save(fig, path)
 
 
-def plot_learning_curves(history: dict, binary: bool, path: Path, overfit: dict) -> None:
+def plot_learning_curves(history: dict, binary: bool, path: Path, overfit: dict, kept: dict | None = None) -> None:
+    """Training vs validation loss and the main metric per epoch; a solid line marks the epoch whose
+    weights the model keeps (``kept``: run.json's kept_weights), a dotted one the lowest validation loss."""
     if not history.get("loss"):
         return
     key = "pr_auc" if binary else "accuracy"
@@ -96,7 +98,12 @@ def plot_learning_curves(history: dict, binary: bool, path: Path, overfit: dict)
         ax.set(xlabel="epoch", title=metric)
         ax.legend()
     if overfit.get("best_val_loss_epoch"):
-        axes[0].axvline(overfit["best_val_loss_epoch"], ls=":", color="grey")
+        axes[0].axvline(overfit["best_val_loss_epoch"], ls=":", color="grey", label="lowest validation loss")
+    if kept and kept.get("epoch"):
+        for ax in axes:
+            ax.axvline(kept["epoch"], color="black", lw=1.2, label=f"kept: {kept['rule']} weights, epoch {kept['epoch']}")
+        axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     if overfit.get("overfitting"):
         axes[0].set_title("loss: validation rising while training falls = overfitting", color="darkred")
     _save(fig, path)
@@ -145,10 +152,13 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
     else:
         _, labels, scores = raw[main_split]
         plot_multiclass_pr(labels, scores, run.classes, plots / "pr_curve.png")
-    plot_learning_curves(history, run.binary, plots / "learning_curves.png", metrics["overfitting"])
+    plot_learning_curves(history, run.binary, plots / "learning_curves.png", metrics["overfitting"],
+                         metrics.get("kept_weights"))
     n_wrong = plot_misclassified(*raw[main_split], run, plots / "misclassified.png")
 
     lines = [f"# SeeFood report: run {run.run_id}", ""]
+    for warning in metrics.get("warnings", []):
+        lines += [f"> **WARNING:** {warning['message']}", ""]
     lines.append(f"Task: **{run.task}**, classes: {', '.join(run.classes)}" + (f", positive class **{run.positive_class}**" if run.binary else ""))
     lines.append(f"Threshold: **{run.threshold:.3f}**, chosen on the validation split for `{run.threshold_objective}` (never on test).")
     uncertainty = describe_uncertainty(run.raw.get("threshold_choice") or {})

@@ -22,7 +22,7 @@ from seefood.errors import InputError
 from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
 from training.balance import format_plan, initial_bias, plan_balance
-from training.config import TrainConfig
+from training.config import TrainConfig, auto_epochs
 from training.dataset import DataError, discover
 from training.run_io import MODEL_FILE, RUN_FILE, SPLITS_FILE, load_run, save_model_atomic, write_json_atomic
 from training.task import define_task
@@ -145,8 +145,8 @@ def train(cfg: TrainConfig) -> Path:
             write_json_atomic(out / "config.json", cfg.to_dict())
             audit_mod.save_audit(prepared.audit, out / "audit.json")
             write_json_atomic(out / SPLITS_FILE, prepared.splits)
-            model, history = fit(cfg, out, prepared)
-            finish(cfg, out, prepared, model, history, time.time() - started)
+            model, history, kept = fit(cfg, out, prepared)
+            finish(cfg, out, prepared, model, history, kept, time.time() - started)
         except OSError as error:
             raise TrainingFailed(_write_failure(error, out)) from error
     return out
@@ -165,7 +165,8 @@ def _write_failure(error: OSError, out: Path) -> str:
 
 
 def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
-    """Build, compile and fit the model; returns (model with the kept weights, history)."""
+    """Build, compile and fit the model; returns (model with the kept weights, history, which
+    weights were kept: {"rule": "final" | "best", "epoch": N})."""
     import keras
 
     from training.callbacks import AtomicCheckpoint, EpochSummary, InterruptCheckpoint, ValidationMetrics
@@ -190,9 +191,19 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     )
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
 
-    def compile_model(learning_rate: float) -> None:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_loss(cfg.loss, binary),
-                      metrics=_metrics(binary, task.num_outputs))
+    epochs = cfg.epochs or auto_epochs(len(train_paths))
+    fine = cfg.fine_tune_epochs or max(1, epochs // 3)
+    frozen = max(1, epochs - fine)
+
+    def compile_model(learning_rate: float, phase_epochs: int) -> None:
+        """AdamW on a schedule: one epoch of linear warm-up, then a cosine down to zero at the end
+        of the phase, so the last weights are the settled ones and no epoch has to be picked."""
+        warmup = steps if phase_epochs > 1 else 0
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
+            warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+                      loss=_loss(cfg.loss, binary), metrics=_metrics(binary, task.num_outputs))
 
     with strategy.scope():
         model, backbone = build_model(
@@ -203,15 +214,18 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
             _init_from(model, Path(cfg.init_from), task)
         if backbone is not None:
             backbone.trainable = False
-        compile_model(cfg.learning_rate)
+        compile_model(cfg.learning_rate, epochs if backbone is None else frozen)
 
     monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
     (out / "checkpoints").mkdir(exist_ok=True)
+    stopper = None
+    if cfg.patience:
+        stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
+                                                restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
         ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary)),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, restore_best_weights=True, verbose=1),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 2), min_lr=1e-5, verbose=1),
+        *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
         AtomicCheckpoint(out / "checkpoints" / "best.keras", monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(str(out / "history.csv")),
@@ -223,19 +237,20 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
                                      shuffle=False, **kw)
     histories = []
-    _log(f"Training {cfg.model} at {cfg.image_size}px for up to {cfg.epochs} epochs ({steps} steps of {global_batch})")
+    budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
+    stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
+    _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
+         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay")
     try:
         if backbone is None:
-            histories.append(run_fit(epochs=cfg.epochs))
+            histories.append(run_fit(epochs=epochs))
         else:
-            fine = cfg.fine_tune_epochs or max(1, cfg.epochs // 3)
-            frozen = max(1, cfg.epochs - fine)
             _log(f"Phase 1: backbone frozen, {frozen} epochs")
             histories.append(run_fit(epochs=frozen))
             _log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
             with strategy.scope():
                 backbone.trainable = True
-                compile_model(cfg.learning_rate / 10)
+                compile_model(cfg.learning_rate / 10, fine)
             done = len(histories[0].history.get("loss", []))
             histories.append(run_fit(epochs=done + fine, initial_epoch=done))
     except KeyboardInterrupt:
@@ -251,7 +266,13 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
             history.setdefault(key, []).extend(float(v) for v in values)
     _check_finite(history, cfg)
     keras.mixed_precision.set_global_policy("float32")
-    return model, history
+    ran = len(history.get("loss", []))
+    if stopper is not None and stopper.stopped_epoch > 0 and stopper.best_epoch is not None:
+        kept = {"rule": "best", "epoch": int(stopper.best_epoch) + 1, "monitor": monitor}
+        _log(f"Kept the weights of epoch {kept['epoch']} (best {monitor}); training stopped after epoch {ran}")
+    else:
+        kept = {"rule": "final", "epoch": ran}
+    return model, history, kept
 
 
 def _check_finite(history: dict[str, list[float]], cfg: TrainConfig) -> None:
@@ -272,7 +293,8 @@ def _check_finite(history: dict[str, list[float]], cfg: TrainConfig) -> None:
     )
 
 
-def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict, train_seconds: float) -> None:
+def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict, kept: dict,
+           train_seconds: float) -> None:
     """Save the model, choose the threshold on validation, write run.json, evaluate and report."""
     import keras
     import tensorflow as tf
@@ -301,6 +323,7 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         "data_dir": inv.data_dir,
         "balance": plan.to_dict(task.classes),
         "epochs_run": len(history.get("loss", [])),
+        "kept_weights": kept,
         "train_seconds": round(train_seconds, 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},

@@ -1,0 +1,257 @@
+"""Quality benchmark: the default recipe against the plain recipe and the one-file reference, on
+tasks cut from every set in ../shared/data, over several seeds.
+
+    python -m bench.quality                      # every set, family and seed (long: see docs/quality.md)
+    python -m bench.quality --quick              # a subset for iterating (about 15 minutes on 2 cores)
+    python -m bench.quality --sets food5 --families binary --seeds 0 1 2 --recipes default plain
+    python -m bench.quality --table              # only print the table of what is already measured
+
+Task families (built once with symlinks under OUT/tasks/, never copies; train/ and test/ folders, so every recipe
+is judged on the same test photos and each recipe carves its own validation split out of train/):
+- binary: one class against the others merged, 1:8 in training ("hotdog / not hotdog");
+- longtail: five classes at 240/128/64/32/16 training photos (the 375/200/100/50/25 shape scaled to fit every set);
+- tiny: 14 photos of one class against 100 others (the guard must warn here and nowhere else).
+
+Recipes: ``default`` is ``seefood train`` as a user runs it; ``plain`` is no rebalancing and no augmentation judged
+at 0.5 / argmax (the articles' recipe); ``reference`` is ../shared/reference/one_file_recipe.py (binary tasks only:
+it merges every class but the smallest). Each training runs as its own process, one at a time (timings stay
+honest on 2 cores). Every finished training is appended to OUT/results.jsonl, so an interrupted benchmark resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data"
+REFERENCE = SHARED / "reference" / "one_file_recipe.py"
+SETS = ("food5", "food13", "flowers5", "scenes6")
+FAMILIES = ("binary", "longtail", "tiny")
+RECIPES = ("default", "plain", "reference")
+# One positive class per set for the binary and tiny tasks (the first class with enough test photos).
+POSITIVE = {"food5": "baby_back_ribs", "food13": "sushi", "flowers5": "tulips", "scenes6": "glacier"}
+BINARY_NEGATIVES, BINARY_RATIO, TEST_POSITIVES, TEST_NEGATIVES = 360, 8, 60, 240
+LONGTAIL = (240, 128, 64, 32, 16)
+LONGTAIL_TEST = 50
+TINY_POSITIVES, TINY_NEGATIVES = 14, 100
+QUICK = {"sets": ("food5", "flowers5"), "families": FAMILIES, "seeds": (0,)}
+
+
+def _ranked(files: list[Path], salt: str) -> list[Path]:
+    """A fixed pseudo-random order of files (by name hash): tasks are the same on every machine."""
+    return sorted(files, key=lambda p: hashlib.sha256(f"{salt}:{p.name}".encode()).hexdigest())
+
+
+def _photos(set_name: str, split: str, cls: str) -> list[Path]:
+    return sorted((DATA / set_name / split / cls).glob("*.jpg"))
+
+
+def _classes(set_name: str) -> list[str]:
+    """Classes by training photos (most first), then name."""
+    names = [p.name for p in (DATA / set_name / "train").iterdir() if p.is_dir()]
+    return sorted(names, key=lambda c: (-len(_photos(set_name, "train", c)), c))
+
+
+def _link(files: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        link = folder / f.name
+        if not link.is_symlink():
+            os.symlink(f.resolve(), link)
+
+
+def _spread(set_name: str, split: str, classes: list[str], total: int, salt: str) -> list[Path]:
+    """``total`` photos taken evenly from ``classes`` (round robin over each class's fixed order)."""
+    pools = [_ranked(_photos(set_name, split, c), f"{salt}:{c}") for c in classes]
+    picked, i = [], 0
+    while len(picked) < total and any(pools):
+        pool = pools[i % len(pools)]
+        if pool:
+            picked.append(pool.pop(0))
+        i += 1
+    return picked
+
+
+def build_task(set_name: str, family: str, tasks_dir: Path) -> Path:
+    """TASK/{train,test}/<class>/ symlinks for one set and family (built once, reused)."""
+    task = tasks_dir / f"{set_name}-{family}"
+    done = task / ".complete"
+    if done.is_file():
+        return task
+    salt = f"{set_name}:{family}"
+    if family in ("binary", "tiny"):
+        positive = POSITIVE[set_name]
+        others = [c for c in _classes(set_name) if c != positive]
+        negatives = BINARY_NEGATIVES if family == "binary" else TINY_NEGATIVES
+        positives = negatives // BINARY_RATIO if family == "binary" else TINY_POSITIVES
+        _link(_ranked(_photos(set_name, "train", positive), salt)[:positives], task / "train" / positive)
+        _link(_spread(set_name, "train", others, negatives, salt), task / "train" / f"not_{positive}")
+        _link(_ranked(_photos(set_name, "test", positive), salt)[:TEST_POSITIVES], task / "test" / positive)
+        _link(_spread(set_name, "test", others, TEST_NEGATIVES, salt), task / "test" / f"not_{positive}")
+    else:
+        for count, cls in zip(LONGTAIL, _classes(set_name)[:len(LONGTAIL)]):
+            _link(_ranked(_photos(set_name, "train", cls), salt)[:count], task / "train" / cls)
+            _link(_ranked(_photos(set_name, "test", cls), salt)[:LONGTAIL_TEST], task / "test" / cls)
+    done.write_text("ok\n")
+    return task
+
+
+def _smallest_class(task: Path) -> str:
+    counts = {p.name: len(list(p.iterdir())) for p in (task / "train").iterdir() if p.is_dir()}
+    return min(counts, key=lambda c: (counts[c], c))
+
+
+def run_seefood(task: Path, recipe: str, seed: int, runs_dir: Path, extra: list[str]) -> dict:
+    """Train with ``seefood train`` in its own process; the test split's numbers from metrics.json."""
+    out = runs_dir / f"{task.name}-{recipe}-s{seed}"
+    args = [sys.executable, "-m", "seefood", "train", str(task), "--out", str(out), "--seed", str(seed), "--force"]
+    if recipe == "plain":
+        args += ["--balance", "none", "--augment", "none"]
+    args += extra
+    started = time.time()
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"})
+    seconds = time.time() - started
+    (runs_dir / f"{out.name}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}); log in {runs_dir / (out.name + '.log')}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    test = metrics["splits"]["test"]
+    at = test["untuned"] if recipe == "plain" else test["at_threshold"]
+    smallest = _smallest_class(task)
+    per_class = at["per_class"]
+    n = max(1, at["n"])
+    row = {
+        "minority_f1": per_class[smallest]["f1"],
+        "pr_auc": test["ranking"].get("pr_auc"),
+        "macro_f1": at["macro_f1"],
+        "smallest_recall": per_class[smallest]["recall"],
+        "unknown_share": at.get("unknown", 0) / n,
+        "seconds": round(seconds, 1),
+        "epochs": run.get("epochs_run"),
+        "threshold": at["threshold"],
+        "warnings": [w.get("code") for w in metrics.get("warnings", [])],
+    }
+    return row
+
+
+def run_reference(task: Path, seed: int) -> dict:
+    """The one-file reference (binary tasks; it has no seed of its own, so every seed is the same run)."""
+    started = time.time()
+    proc = subprocess.run([sys.executable, str(REFERENCE), str(task), "96", "30", "40"], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"reference on {task} failed: {proc.stderr[-1500:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"minority_f1": result["f1"], "pr_auc": result["pr_auc"], "macro_f1": None, "smallest_recall": result["recall"],
+            "unknown_share": 0.0, "seconds": round(time.time() - started, 1), "epochs": result["epochs_run"],
+            "threshold": result["thr"], "warnings": []}
+
+
+def load_results(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _stat(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f} [{min(values):.2f}–{max(values):.2f}]"
+
+
+def table(rows: list[dict], label: str = "") -> str:
+    """Per task and recipe: mean ± sd [min–max] over seeds; then per family, the mean over sets."""
+    keys = ("minority_f1", "pr_auc", "macro_f1", "smallest_recall", "unknown_share", "seconds")
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if label and r.get("label", "") != label:
+            continue
+        groups.setdefault((r["family"], r["set"], r["recipe"], r.get("label", "")), []).append(r)
+    lines = ["| family | set | recipe | seeds | minority F1 | PR-AUC | macro-F1 | smallest-class recall | unknown | train s | tiny warning |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (family, set_name, recipe, lab), group in sorted(groups.items()):
+        warned = sum("tiny_class" in (r.get("warnings") or []) for r in group)
+        name = recipe + (f" ({lab})" if lab else "")
+        lines.append(f"| {family} | {set_name} | {name} | {len(group)} | "
+                     + " | ".join(_stat([r[k] for r in group]) for k in keys) + f" | {warned}/{len(group)} |")
+    lines += ["", "Mean over sets (each set's mean over seeds first):", "",
+              "| family | recipe | sets | minority F1 | PR-AUC | macro-F1 | smallest-class recall | unknown |",
+              "|---|---|---|---|---|---|---|---|"]
+    by_family: dict[tuple, dict[str, list[dict]]] = {}
+    for (family, set_name, recipe, lab), group in groups.items():
+        by_family.setdefault((family, recipe + (f" ({lab})" if lab else "")), {})[set_name] = group
+    for (family, recipe), sets in sorted(by_family.items()):
+        cells = []
+        for k in keys[:-1]:
+            means = [statistics.mean(v) for v in ([r[k] for r in g if r[k] is not None] for g in sets.values()) if v]
+            cells.append(f"{statistics.mean(means):.3f}" if means else "–")
+        lines.append(f"| {family} | {recipe} | {len(sets)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality-runs")
+    parser.add_argument("--quick", action="store_true", help="food5 and flowers5, every family, one seed")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
+    parser.add_argument("--label", default="", help="tag rows (e.g. the recipe version being compared)")
+    parser.add_argument("--train-args", default="", help="extra `seefood train` options for default/plain")
+    parser.add_argument("--table", action="store_true", help="print the table of results.jsonl and stop")
+    args = parser.parse_args(argv)
+    results_file = args.out / "results.jsonl"
+    if args.table:
+        print(table(load_results(results_file)))
+        return 0
+    missing = [s for s in args.sets if not (DATA / s / "train").is_dir()]
+    if missing:
+        print(f"error: {', '.join(missing)} not found under {DATA} (the benchmark needs ../shared/data)", file=sys.stderr)
+        return 2
+    if args.quick:
+        args.sets, args.families, args.seeds = list(QUICK["sets"]), list(QUICK["families"]), list(QUICK["seeds"])
+    runs_dir = args.out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    done = {(r["set"], r["family"], r["recipe"], r["seed"], r.get("label", "")) for r in load_results(results_file)}
+    extra = args.train_args.split()
+    started = time.time()
+    for set_name in args.sets:
+        for family in args.families:
+            task = build_task(set_name, family, args.out / "tasks")
+            for recipe in args.recipes:
+                if recipe == "reference" and family == "longtail":
+                    continue
+                for seed in args.seeds if recipe != "reference" else args.seeds[:1]:
+                    key = (set_name, family, recipe, seed, args.label)
+                    if key in done:
+                        continue
+                    print(f"[{time.time() - started:6.0f} s] {set_name} {family} {recipe} seed {seed}", flush=True)
+                    row = run_reference(task, seed) if recipe == "reference" else run_seefood(
+                        task, recipe, seed, runs_dir / (args.label or "runs"), extra)
+                    row.update(set=set_name, family=family, recipe=recipe, seed=seed, label=args.label)
+                    with results_file.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(row) + "\n")
+                    print(f"    minority F1 {row['minority_f1']:.3f}, PR-AUC {row['pr_auc'] or 0:.3f}, "
+                          f"smallest recall {row['smallest_recall']:.3f}, {row['seconds']:.0f} s", flush=True)
+    print(f"benchmark wall time {time.time() - started:.0f} s\n")
+    print(table(load_results(results_file)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
