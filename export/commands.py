@@ -7,6 +7,7 @@ heavy modules when it runs (``bench`` without ``--compare`` never imports Tensor
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -113,7 +114,22 @@ def _check_model(run, model) -> None:
         raise UserError(f"{run.model_path}: {outputs} model outputs but run.json lists {len(run.labels)} labels")
 
 
+def _write_failure(error: OSError, what: Path) -> UserError:
+    """A full disk or a read-only folder while writing: one line naming the file and the fix."""
+    where = error.filename or what
+    fix = ("free some disk space or choose another folder" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "choose a folder you can write to")
+    return UserError(f"{where}: {error.strerror or error} while writing {what}; {fix}. Nothing was changed there")
+
+
 def run_export(args) -> int:
+    try:
+        return _run_export(args)
+    except OSError as error:
+        raise _write_failure(error, args.out) from error
+
+
+def _run_export(args) -> int:
     from export import bundle_writer, convert, metadata, verify
     from export.run_reader import load_fitted, load_run
 
@@ -148,7 +164,13 @@ def run_export(args) -> int:
         for granularity in attempts:
             if granularity is not None:
                 print(f"  int8 weights {granularity} ...", file=sys.stderr)
-            tflite = convert.convert(model, mode, representative, granularity or "per-channel")
+            try:
+                tflite = convert.convert(model, mode, representative, granularity or "per-channel")
+            except Exception as error:  # the TFLite converter raises its own ConverterError, RuntimeError...
+                detail = " ".join(str(error).split())[:300]
+                other = "float16 or dynamic" if mode == "int8" else "float32"
+                raise UserError(f"{run.model_path}: converting to {mode} failed ({type(error).__name__}: {detail}); "
+                                f"export --quantize {other} instead") from error
             info = metadata.ModelInfo(
                 name=bundle_writer.bundle_name(run, mode),
                 description=_description(run),
@@ -287,14 +309,19 @@ def run_verify(args) -> int:
     from export import verify
 
     report = verify.verify_bundle(args.bundle_dir, args.source, _tolerances(args))
-    verify.record(args.bundle_dir, report)
-    from export.bundle_writer import write_readme
-
-    write_readme(Path(args.bundle_dir))
-    if args.json:
+    if args.json:  # the report is shown before anything is written, so a read-only bundle loses nothing
         print(json.dumps(report, indent=2))
     else:
         print(verify.format_report(report))
+    from export.bundle_writer import write_readme
+
+    try:
+        verify.record(args.bundle_dir, report)
+        write_readme(Path(args.bundle_dir))
+    except OSError as error:
+        raise UserError(f"{error.filename or args.bundle_dir}: {error.strerror or error}; the report above was not "
+                        f"saved into the bundle (it is read-only or the disk is full). Copy the bundle to a writable "
+                        f"folder to record it") from error
     return 0 if report["passed"] else 1
 
 

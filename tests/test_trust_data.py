@@ -191,3 +191,49 @@ def test_init_from_a_truncated_checkpoint_names_the_file(capsys, run_copy, photo
     refused(capsys, ["train", str(photos), "--out", str(tmp_path / "r3"), "--image-size", "32",
                      "--init-from", str(run_copy)], "last.keras", "cannot be loaded")
     assert not (tmp_path / "r3").exists()
+
+
+@pytest.fixture
+def bundle_copy(run_copy, tmp_path) -> Path:
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run_copy), "--out", str(bundle), "--no-verify"]) == 0
+    return bundle
+
+
+def test_verify_on_a_read_only_bundle_prints_the_report_and_changes_nothing(monkeypatch, capsys, bundle_copy):
+    import export.verify as verify
+
+    def read_only(folder, report):
+        raise PermissionError(errno.EACCES, "Permission denied", str(Path(folder) / "verification.json"))
+
+    monkeypatch.setattr(verify, "record", read_only)  # root ignores chmod, so the refusal is simulated
+    before = snapshot(bundle_copy)
+    assert main(["verify", str(bundle_copy)]) == 2
+    captured = capsys.readouterr()
+    assert "agreement" in captured.out  # the report is shown, not lost
+    assert "Permission denied" in captured.err and "report above was not saved" in captured.err
+    assert snapshot(bundle_copy) == before
+
+
+def test_export_on_a_full_disk_leaves_no_half_bundle(monkeypatch, capsys, run_copy, tmp_path):
+    import export.bundle_writer as writer
+
+    def full_disk(folder, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(folder) / "model.tflite"))
+
+    monkeypatch.setattr(writer, "write_bundle_files", full_disk)
+    refused(capsys, ["export", str(run_copy), "--out", str(tmp_path / "b"), "--no-verify"],
+            "No space left on device", "free some disk space")
+    assert not (tmp_path / "b").exists() and [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_conversion_error_is_one_line_with_the_way_out(monkeypatch, capsys, run_copy, tmp_path):
+    import export.convert as convert
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("ConverterError: quantization of op FULLY_CONNECTED is not supported")
+
+    monkeypatch.setattr(convert, "convert", broken)
+    refused(capsys, ["export", str(run_copy), "--out", str(tmp_path / "b"), "--quantize", "int8"],
+            "converting to int8 failed", "FULLY_CONNECTED", "--quantize float16 or dynamic")
+    assert not (tmp_path / "b").exists()
