@@ -158,6 +158,25 @@ def run_reference(task: Path, seed: int) -> dict:
             "threshold": result["thr"], "warnings": []}
 
 
+def reevaluate(results_file: Path, runs_root: Path) -> None:
+    """Evaluate every finished default/plain run again and refresh its warnings (nothing is retrained)."""
+    rows = load_results(results_file)
+    for row in rows:
+        if row["recipe"] == "reference":
+            continue
+        run = runs_root / (row.get("label") or "runs") / f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
+        proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(run)], cwd=ROOT, capture_output=True,
+                              text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        if proc.returncode != 0:
+            raise RuntimeError(f"seefood evaluate {run} failed: {proc.stderr[-1000:]}")
+        metrics = json.loads((run / "metrics.json").read_text())
+        row["warnings"] = [w.get("code") for w in metrics.get("warnings", [])]
+        print(f"{run.name}: warnings {row['warnings']}", flush=True)
+    tmp = results_file.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, results_file)
+
+
 def load_results(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -214,9 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="tag rows (e.g. the recipe version being compared)")
     parser.add_argument("--train-args", default="", help="extra `seefood train` options for default/plain")
     parser.add_argument("--table", action="store_true", help="print the table of results.jsonl and stop")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="run `seefood evaluate` again on every finished run (this checkout's code: e.g. a changed "
+                             "tiny-class guard) and update the warnings column of results.jsonl")
     args = parser.parse_args(argv)
     results_file = args.out / "results.jsonl"
     if args.table:
+        print(table(load_results(results_file)))
+        return 0
+    if args.reevaluate:
+        reevaluate(results_file, args.out / "runs")
         print(table(load_results(results_file)))
         return 0
     missing = [s for s in args.sets if not (DATA / s / "train").is_dir()]

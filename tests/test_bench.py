@@ -57,3 +57,41 @@ def test_gpu_row_says_what_tensorflow_found(monkeypatch):
     monkeypatch.setattr(bench_run, "gpu_names", lambda: ["/physical_device:GPU:0"])
     row = bench_run._gpu_row("Training")
     assert "GPU found (/physical_device:GPU:0)" in row.value and row.holds == "not measured"
+
+
+def test_quality_tasks_are_symlinked_subsamples_of_the_right_shape(tmp_path, monkeypatch):
+    from bench import quality
+
+    for split, n in (("train", 260), ("test", 70)):
+        for cls in ("a", "b", "c", "d", "e"):
+            folder = tmp_path / "data" / "toy" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                (folder / f"{cls}{i}.jpg").write_bytes(b"x")
+    monkeypatch.setattr(quality, "DATA", tmp_path / "data")
+    monkeypatch.setitem(quality.POSITIVE, "toy", "c")
+    tasks = tmp_path / "tasks"
+
+    def count(task, split):
+        return {p.name: len(list(p.iterdir())) for p in (task / split).iterdir()}
+
+    binary = quality.build_task("toy", "binary", tasks)
+    assert count(binary, "train") == {"c": 45, "not_c": 360}  # 1:8
+    assert count(binary, "test") == {"c": 60, "not_c": 240}
+    assert all(p.is_symlink() for p in (binary / "train" / "not_c").iterdir())  # never copies
+    tiny = quality.build_task("toy", "tiny", tasks)
+    assert count(tiny, "train") == {"c": 14, "not_c": 100}
+    longtail = quality.build_task("toy", "longtail", tasks)
+    assert sorted(count(longtail, "train").values(), reverse=True) == list(quality.LONGTAIL)
+    assert quality.build_task("toy", "binary", tasks) == binary  # built once, reused
+
+
+def test_quality_table_reports_mean_spread_and_range_over_seeds():
+    from bench.quality import table
+
+    rows = [{"set": "s", "family": "binary", "recipe": "default", "seed": k, "label": "", "minority_f1": f,
+             "pr_auc": 0.8, "macro_f1": 0.7, "smallest_recall": 0.5, "unknown_share": 0.0, "seconds": 10.0,
+             "warnings": ["tiny_class"] if k == 0 else []} for k, f in enumerate((0.6, 0.7, 0.8))]
+    text = table(rows)
+    assert "| binary | s | default | 3 | 0.700 ± 0.100 [0.60–0.80] |" in text
+    assert "| 1/3 |" in text  # the tiny-class warning fired on one of three seeds

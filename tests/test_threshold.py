@@ -138,7 +138,7 @@ def test_epoch_budget_follows_the_folder_size():
 
 
 def test_tiny_class_guard_fires_on_chance_and_on_too_few_photos_only():
-    from training.guard import MIN_TRAIN_PHOTOS, tiny_class_warnings
+    from training.guard import MIN_PHOTOS, tiny_class_warnings
 
     rng = np.random.default_rng(1)
     labels = np.r_[np.zeros(60, int), np.ones(8, int)]
@@ -147,10 +147,10 @@ def test_tiny_class_guard_fires_on_chance_and_on_too_few_photos_only():
     chance = rng.uniform(0, 1, len(labels))
     assert tiny_class_warnings(learned, labels, classes, True, {"hotdog": 40, "not_hotdog": 300}) == []
     [warning] = tiny_class_warnings(chance, labels, classes, True, {"hotdog": 40, "not_hotdog": 300})
-    assert warning["code"] == "tiny_class" and warning["class"] == "hotdog" and warning["train_photos"] == 40
+    assert warning["code"] == "tiny_class" and warning["class"] == "hotdog" and warning["photos"] == 40
     assert "hotdog" in warning["message"] and "--weights imagenet" in warning["message"]
     assert warning["val_pr_auc_interval"][0] <= warning["chance_pr_auc"]
-    [few] = tiny_class_warnings(learned, labels, classes, True, {"hotdog": MIN_TRAIN_PHOTOS - 1, "not_hotdog": 300})
+    [few] = tiny_class_warnings(learned, labels, classes, True, {"hotdog": MIN_PHOTOS - 1, "not_hotdog": 300})
     assert few["more_photos_needed"] > 0 and "too few" in few["message"]
     # multi-class: each class against the rest; only the one not learned is named
     labels3 = np.repeat(np.arange(3), 20)

@@ -48,8 +48,11 @@ def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
     assert test["at_threshold"]["f1"] > 0.5
     assert test["untuned"]["threshold"] == 0.5
     assert test["ranking"]["pr_auc"] > test["ranking"]["positive_rate"]
+    gap = metrics["threshold"]["validation_vs_test"]
+    assert 0 <= gap["test_best_f1"] <= 1 and gap["threshold_gap"] == pytest.approx(abs(gap["test_best_threshold"] - run.threshold))
     report = (tiny_binary_run / "report.md").read_text()
     assert "always 'not_hotdog'" in report and "chosen on the validation split" in report
+    assert "Validation and test disagree by" in report
 
 
 def test_model_takes_raw_uint8_and_scales_itself(tiny_binary_run):

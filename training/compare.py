@@ -70,7 +70,9 @@ class CompareConfig:
 
     strategies: names from ``STRATEGIES``.
     repeats: model seeds per strategy (``seed``, ``seed+1``, ...); the split always uses ``seed``.
-    epochs, image_size, model, batch_size, patience: the budget every strategy shares.
+    epochs, image_size, model, batch_size, patience: the budget every strategy shares; the defaults
+        are ``seefood train``'s (epochs 0: set from the folder's size; patience 0: no early stopping),
+        so a comparison measures the recipes as they would be trained.
     force: retrain runs that already finished (otherwise a finished run folder is reused, so an
         interrupted comparison continues where it stopped).
     """
@@ -79,11 +81,11 @@ class CompareConfig:
     out: str
     strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
     repeats: int = 1
-    epochs: int = 12
+    epochs: int = 0
     image_size: int = 0
     model: str = "small_cnn"
     batch_size: int = 32
-    patience: int = 8
+    patience: int = 0
     positive: str | None = None
     seed: int = 1337
     force: bool = False
@@ -107,6 +109,12 @@ class CompareConfig:
             augment=strategy.augment, loss=strategy.loss, positive=self.positive, seed=self.seed + repeat,
             split_seed=self.seed, patience=self.patience, force=True,
         )
+
+
+def _budget_text(cfg: dict) -> str:
+    epochs = f"{cfg['epochs']} epochs" if cfg.get("epochs") else "the epoch budget set from the folder's size"
+    stopping = f", early stopping with patience {cfg['patience']}" if cfg.get("patience") else ", no early stopping"
+    return epochs + stopping
 
 
 def run_folder(out: Path, strategy: str, repeat: int) -> Path:
@@ -296,7 +304,7 @@ def write_markdown(result: dict, path: Path) -> None:
     lines += [
         f"Data: `{cfg['data_dir']}` ({result['task']}; minority class **{result['minority_class']}**, "
         f"{result['train_counts_text']} in training). Model `{cfg['model']}` at {result['image_size']} px, "
-        f"up to {cfg['epochs']} epochs (early-stopping patience {cfg['patience']}), {cfg['repeats']} repeat(s) "
+        f"{_budget_text(cfg)}, {cfg['repeats']} repeat(s) "
         f"(model seeds {cfg['seed']}..{cfg['seed'] + cfg['repeats'] - 1}, split seed {cfg['seed']} for all). "
         f"Metrics on the **{result['split']}** split (n={result['split_size']}, {result['split_minority']} "
         f"{result['minority_class']}), for the minority class; 'tuned' is the threshold chosen on validation for F1.",

@@ -22,11 +22,12 @@ def register(subparsers) -> None:
     p.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES), metavar="NAME",
                    help=f"any of: {' '.join(STRATEGIES)}")
     p.add_argument("--repeats", type=int, default=defaults.repeats, help="model seeds per strategy")
-    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epoch budget of every run")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epoch budget of every run (0: set from the folder's size, as seefood train)")
     p.add_argument("--image-size", type=int, default=0, help="input side in pixels (0: the model's default)")
     p.add_argument("--model", default=defaults.model)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience in epochs")
+    p.add_argument("--patience", type=int, default=defaults.patience,
+                   help="early stopping after N epochs without improvement, never in the first half (0: off)")
     p.add_argument("--positive", metavar="CLASS", help="binary task: CLASS against all other classes merged")
     p.add_argument("--seed", type=int, default=defaults.seed, help="split seed, and the first model seed")
     p.add_argument("--force", action="store_true", help="retrain runs that already finished in DIR")

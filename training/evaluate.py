@@ -134,16 +134,19 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
     if "val" in raw:
         from training.guard import tiny_class_warnings
 
-        counts = np.bincount([t for _, t in run.splits.get("train", [])], minlength=len(run.classes))
+        counts = np.bincount([t for split in ("train", "val") for _, t in run.splits.get(split, [])],
+                             minlength=len(run.classes))
         _, val_labels, val_scores = raw["val"]
         warnings = tiny_class_warnings(val_scores, val_labels, run.classes, run.binary,
                                        {c: int(n) for c, n in zip(run.classes, counts)})
+    agreement = threshold_agreement(run, raw)
     metrics = {
         "run_id": run.run_id,
         "task": run.task,
         "classes": run.classes,
         "positive_class": run.positive_class,
-        "threshold": {"value": run.threshold, "objective": run.threshold_objective, "chosen_on": "validation"},
+        "threshold": {"value": run.threshold, "objective": run.threshold_objective, "chosen_on": "validation",
+                      **({"validation_vs_test": agreement} if agreement else {})},
         "splits": results,
         "overfitting": overfit,
         "kept_weights": run.raw.get("kept_weights"),
@@ -156,6 +159,28 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         print(f"\n  !!! WARNING: {warning['message']}", flush=True)
     print(f"Report: {run.run_dir / 'report.md'}  metrics: {run.run_dir / 'metrics.json'}", flush=True)
     return metrics
+
+
+def threshold_agreement(run: RunInfo, raw: dict) -> dict | None:
+    """How far validation and test disagree about the threshold (binary): F1 at the chosen threshold
+    on each, and the threshold the test split itself would have picked. Reported, never used."""
+    if not run.binary or "val" not in raw or "test" not in raw:
+        return None
+    from training.threshold import binary_curve
+
+    out = {}
+    for name in ("val", "test"):
+        _, labels, scores = raw[name]
+        if labels.sum() == 0 or labels.sum() == len(labels):
+            return None
+        at = M.classification_metrics(scores, labels, run.threshold, run.classes)
+        out[f"{name}_f1"] = at["f1"]
+    _, labels, scores = raw["test"]
+    curve = binary_curve(scores, labels)
+    best = int(np.argmax(curve["f1"]))
+    out.update(test_best_threshold=float(curve["threshold"][best]), test_best_f1=float(curve["f1"][best]))
+    out["threshold_gap"] = abs(out["test_best_threshold"] - run.threshold)
+    return out
 
 
 def summary_text(run: RunInfo, metrics: dict) -> str:

@@ -165,6 +165,12 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
     if uncertainty:
         lines.append(f"It is the mean of the best-F1 thresholds of {BOOTSTRAP} bootstrap resamples of the validation split: "
                      f"{uncertainty}.")
+    gap = metrics["threshold"].get("validation_vs_test")
+    if gap:
+        lines.append(f"Validation and test disagree by {gap['threshold_gap']:.2f}: at the chosen threshold F1 is "
+                     f"{gap['val_f1']:.3f} on validation and {gap['test_f1']:.3f} on test; the test split alone would "
+                     f"have picked {gap['test_best_threshold']:.2f} (F1 {gap['test_best_f1']:.3f}), which no product can "
+                     "know in advance.")
     lines.append("")
     for split, s in metrics["splits"].items():
         a, h, lazy = s["at_threshold"], s["untuned"], s["lazy_baseline"]
