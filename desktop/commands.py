@@ -64,6 +64,10 @@ def _run(args) -> int:
     if (args.stats_json or args.screenshot) and args.exit_after is None:
         args.usage_error("--stats-json and --screenshot need --exit-after SECONDS")
     check_data_dir(args.data_dir)
+    # Before Qt starts: a missing X11 library makes Qt abort the process (a core dump), not raise.
+    from desktop import qtplatform
+
+    qtplatform.ensure_window_can_open()
     from desktop.app import run_app
 
     return run_app(args, started_at=started_at)

@@ -6,10 +6,10 @@ import html
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider,
-    QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy,
+    QSlider, QSpinBox, QStyle, QStyleOptionButton, QVBoxLayout, QWidget,
 )
 
 from seefood.bundle import Manifest
@@ -220,8 +220,90 @@ class ModelPanel(QGroupBox):
         self.verification.setVisible(failed)
 
 
+class CaptureButton(QPushButton):
+    """A capture button: ``"3: beet_salad (12)"``, the class name elided to the button's width.
+
+    The key number and the count always show; only the name is shortened ("3: beet_sal…"), and
+    the tooltip holds the full name. The size hint is that of the full text, so a roomy layout
+    shows it whole; the minimum is the key and an ellipsis, so a tight one never hides the number.
+    """
+
+    _PROBE = 400  # a text width past the style's minimum button width, to measure its margins
+
+    def __init__(self, key: int | None, name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.key = key
+        self.name = name
+        self.count: int | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self._update()
+
+    def set_count(self, count: int | None) -> None:
+        if count != self.count or not self.text():
+            self.count = count
+            self._update()
+
+    def _prefix(self) -> str:
+        return f"{self.key}: " if self.key is not None else ""
+
+    def _suffix(self) -> str:
+        return f" ({self.count})" if self.count is not None else ""
+
+    def full_text(self) -> str:
+        return self._prefix() + self.name + self._suffix()
+
+    def _update(self) -> None:
+        how = f"key {self.key} or click" if self.key is not None else "click"
+        held = f" ({self.count} photos there)" if self.count is not None else ""
+        self.setToolTip(f"{self.name}\n{how}: save the frame into the training folder's {self.name}/{held}")
+        self._elide()
+        self.updateGeometry()
+
+    def _chrome(self) -> int:
+        """Width the style adds around the text (frame, margins)."""
+        option = QStyleOptionButton()
+        self.initStyleOption(option)
+        size = self.style().sizeFromContents(QStyle.ContentsType.CT_PushButton, option,
+                                             QSize(self._PROBE, self.fontMetrics().height()), self)
+        return max(0, size.width() - self._PROBE)
+
+    def _text_width(self, text: str) -> int:
+        return self.fontMetrics().horizontalAdvance(text)
+
+    def _elide(self) -> None:
+        room = self.width() - self._chrome() if self.isVisible() else 10 ** 6
+        fixed = self._prefix() + self._suffix()
+        name = self.fontMetrics().elidedText(self.name, Qt.TextElideMode.ElideRight,
+                                             max(room - self._text_width(fixed), self._text_width("…")))
+        text = (self._prefix() + name + self._suffix()).replace("&", "&&")  # '&' is not a mnemonic here
+        if text != self.text():
+            self.setText(text)
+
+    def sizeHint(self) -> QSize:
+        width = self._chrome() + self._text_width(self.full_text()) + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        width = self._chrome() + self._text_width(self._prefix() + "…" + self._suffix()) + 2
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._elide()
+
+
 class CapturePanel(QGroupBox):
-    """Choose the training folder once; one button (and number key) per class saves the frame."""
+    """Choose the training folder once; one button (and number key) per class saves the frame.
+
+    The buttons flow into rows (as many per row as fit their full names, at most ``MAX_ROWS``
+    rows), so five long class names are not squeezed into one row and cut.
+    """
+
+    MAX_ROWS = 4
 
     choose_folder_requested = Signal()
     capture_requested = Signal(str)
@@ -235,8 +317,9 @@ class CapturePanel(QGroupBox):
         top = QHBoxLayout()
         top.addWidget(self.folder_label, 1)
         top.addWidget(choose)
-        self._buttons_layout = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
+        self._buttons_layout = QGridLayout()
+        self._columns = 0
+        self.buttons: dict[str, CaptureButton] = {}
         self._counts: dict[str, int] = {}
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -244,15 +327,47 @@ class CapturePanel(QGroupBox):
 
     def set_classes(self, classes: list[str]) -> None:
         for button in self.buttons.values():
+            self._buttons_layout.removeWidget(button)
+            button.hide()  # gone at once, not when the deferred delete runs
             button.deleteLater()
         self.buttons = {}
         for number, name in enumerate(classes, start=1):
-            button = QPushButton()
+            button = CaptureButton(number if number <= 9 else None, name)  # keys 1..9 only
             button.clicked.connect(lambda _checked=False, n=name: emit(self.capture_requested, n))
-            self._buttons_layout.addWidget(button)
             self.buttons[name] = button
-            button.setProperty("key", number)
-        self._refresh()
+        self._refresh()  # counts, then the rows
+
+    def columns_for(self, width: int) -> int:
+        """Buttons per row in ``width`` pixels: as many full names as fit, at least enough for MAX_ROWS rows."""
+        count = len(self.buttons)
+        if not count:
+            return 1
+        spacing = max(self._buttons_layout.horizontalSpacing(), 0)
+        widest = max(button.sizeHint().width() for button in self.buttons.values())
+        fit = max(1, (width + spacing) // (widest + spacing))
+        needed = -(-count // self.MAX_ROWS)
+        return max(1, min(count, max(fit, needed)))
+
+    def _arrange(self) -> None:
+        margins = self.contentsMargins()
+        inner = self.layout().contentsMargins()
+        width = self.width() - margins.left() - margins.right() - inner.left() - inner.right()
+        columns = self.columns_for(width if width > 0 else 360)
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for button in self.buttons.values():
+            self._buttons_layout.removeWidget(button)
+        for column in range(self._buttons_layout.columnCount()):
+            self._buttons_layout.setColumnStretch(column, 0)
+        for index, button in enumerate(self.buttons.values()):
+            self._buttons_layout.addWidget(button, index // columns, index % columns)
+        for column in range(columns):
+            self._buttons_layout.setColumnStretch(column, 1)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
 
     def set_folder(self, folder: Path | None, counts: dict[str, int]) -> None:
         self.folder_label.setText(str(folder) if folder else "no folder chosen")
@@ -265,10 +380,9 @@ class CapturePanel(QGroupBox):
 
     def _refresh(self) -> None:
         for name, button in self.buttons.items():
-            key = button.property("key")
-            count = self._counts.get(name)
-            shown = f" ({count})" if count is not None else ""
-            button.setText(f"{key}: {name}{shown}" if key and key <= 9 else f"{name}{shown}")
+            button.set_count(self._counts.get(name))
+        self._columns = 0  # counts change the widths: flow again
+        self._arrange()
 
 
 class MessageBanner(QFrame):

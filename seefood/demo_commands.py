@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -138,8 +139,29 @@ def is_headless(environ=None, platform: str | None = None) -> bool:
     return False
 
 
+def choose_app_mode(environ=None, platform: str | None = None, window_problem=None) -> tuple[bool, str | None]:
+    """(headless, why) for the demo's app step.
+
+    Headless when no window can open: no display, or a display whose Qt platform plugin cannot
+    load (missing X11 libraries: Qt would abort with a core dump). ``why`` is the message that
+    says so and how to fix it (None when there is a display and the window can be tried).
+    ``window_problem`` (environ, platform) -> message or None defaults to ``desktop.qtplatform``'s.
+    """
+    if is_headless(environ, platform):
+        return True, None
+    if window_problem is None:
+        try:
+            from desktop.qtplatform import window_problem
+        except ImportError:  # no desktop stage: missing_stages() reports it
+            return False, None
+    problem = window_problem(environ, platform)
+    if problem:
+        return True, f"{problem}\nThe demo runs the app offscreen instead."
+    return False, None
+
+
 def plan_demo(root: Path, epochs: int, camera: int | None = None, seed: int = 0,
-              data_ready: bool = False, headless: bool = False) -> list[Step]:
+              data_ready: bool = False, headless: bool = False, why_headless: str = "no display") -> list[Step]:
     """The steps of `seefood demo` (the data step is left out when the data is already there)."""
     paths = DemoPaths(root)
     steps = []
@@ -153,16 +175,25 @@ def plan_demo(root: Path, epochs: int, camera: int | None = None, seed: int = 0,
              ["export", str(paths.run), "--out", str(paths.bundle), "--quantize", "int8", "--force"]),
         Step("verify the bundle against the trained model", ["verify", str(paths.bundle)]),
     ]
+    steps.append(app_step(paths, camera, headless, why_headless))
+    return steps
+
+
+def app_step(paths: DemoPaths, camera: int | None, headless: bool, why_headless: str = "no display") -> Step:
+    """The demo's last step: the app window, or a timed offscreen run that saves a screenshot."""
     source = ["--camera", str(camera)] if camera is not None else ["--source", str(paths.video)]
     app = ["app", "--model", str(paths.bundle), *source]
-    if headless:
-        app += ["--exit-after", str(HEADLESS_SECONDS), "--stats-json", str(paths.app_stats),
-                "--screenshot", str(paths.screenshot)]
-        steps.append(Step(f"run the app offscreen for {HEADLESS_SECONDS} s (no display)", app,
-                          {"QT_QPA_PLATFORM": "offscreen"}))
-    else:
-        steps.append(Step("open the app (close the window to finish)", app))
-    return steps
+    if not headless:
+        return Step("open the app (close the window to finish)", app)
+    app += ["--exit-after", str(HEADLESS_SECONDS), "--stats-json", str(paths.app_stats),
+            "--screenshot", str(paths.screenshot)]
+    return Step(f"run the app offscreen for {HEADLESS_SECONDS} s ({why_headless})", app,
+                {"QT_QPA_PLATFORM": "offscreen"})
+
+
+def aborted(code: int) -> bool:
+    """An exit code of a process killed by SIGABRT (Qt's fatal errors abort), as returned or from a shell."""
+    return code in (-signal.SIGABRT, 128 + signal.SIGABRT)
 
 
 def missing_stages() -> list[str]:
@@ -219,13 +250,25 @@ def _run_demo(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     paths = DemoPaths(args.dir)
-    headless = is_headless()
+    headless, why = choose_app_mode()
+    reason = "no display"
+    if why:  # a display, but Qt's window plugin cannot load: say why now, not after training
+        print(f"warning: {why}", file=sys.stderr, flush=True)
+        reason = "the window cannot open: see the warning at the start"
     data_ready = is_demo_data(paths.data, seed=args.seed)
     if data_ready:
         print(f"using the demo dataset already in {paths.data} (delete it to regenerate)", flush=True)
-    steps = plan_demo(args.dir, args.epochs, args.camera, args.seed, data_ready, headless)
+    steps = plan_demo(args.dir, args.epochs, args.camera, args.seed, data_ready, headless, reason)
     start = time.perf_counter()
     code, done = run_steps(steps)
+    if not headless and aborted(code) and len(done) == len(steps) - 1:
+        # The window aborted (a Qt platform problem the check above could not see): show the
+        # result anyway, as on a machine without a display.
+        print("\nthe app window could not open (Qt aborted, see its message above); "
+              "running the app offscreen instead", file=sys.stderr, flush=True)
+        headless = True
+        code, more = run_steps([app_step(paths, args.camera, True, "the window could not open")])
+        done += more
     total = time.perf_counter() - start
     print("\nsteps: " + ", ".join(f"{s.args[0]} {_duration(t)}" for s, t in done) + f"; total {_duration(total)}")
     if code != 0:
@@ -237,4 +280,6 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"  screenshot: {paths.screenshot}")
         print(f"  app stats:  {paths.app_stats}")
     print(f"next: seefood app --model {paths.bundle} --camera 0   (your webcam)")
+    if why:  # repeated here: the warning at the start is far above by now
+        print(f"\nwarning: {why}", file=sys.stderr)
     return 0
