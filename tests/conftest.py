@@ -21,9 +21,10 @@ if str(ROOT) not in sys.path:
 
 FOOD5 = ROOT.parent / "shared" / "data" / "food5"
 
-# PySide6 6.12 drops a reference to True on every SignalInstance.disconnect() (and emit()), and
-# pytest-qt disconnects after each waitSignal: without this the session can abort at exit with
-# "bool_dealloc". Importing qtsignals protects the booleans of this process (desktop/qtsignals.py).
+# PySide6 6.12 drops a reference to True on every SignalInstance.disconnect() and emit() (pytest-qt
+# disconnects after each waitSignal), and to None on every call of a method that returns nothing:
+# unprotected, the session aborts ("bool_dealloc", "none_dealloc") or segfaults wherever None is
+# freed. Importing qtsignals protects True, False and None in this process (desktop/qtsignals.py).
 import desktop.qtsignals  # noqa: E402,F401
 
 

@@ -154,3 +154,18 @@ def offscreen_env() -> dict:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     return env
+
+
+def dispose(win) -> None:
+    """Close and delete the window now, on the GUI thread. Left to Python's cyclic garbage collector,
+    its wrappers could be collected later on whatever thread the collector happens to run (the still
+    image reader's, say), and Qt objects deleted off the GUI thread crash the process (seen about 1 in
+    10 runs of this file)."""
+    import gc
+
+    import shiboken6
+
+    win.close()
+    if shiboken6.isValid(win):
+        shiboken6.delete(win)
+    gc.collect()

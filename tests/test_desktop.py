@@ -18,7 +18,7 @@ from desktop.app import make_settings  # noqa: E402
 from desktop.sources import SourceSpec  # noqa: E402
 from desktop.window import MainWindow  # noqa: E402
 from desktop_fixtures import (  # noqa: E402,F401 (fixtures)
-    NEGATIVE, POSITIVE, bundle_dir, fresh_bundle, multiclass_bundle_dir, red_score, tiny_tflite, video_file,
+    NEGATIVE, POSITIVE, bundle_dir, dispose, fresh_bundle, multiclass_bundle_dir, red_score, tiny_tflite, video_file,
     write_bundle,
 )
 
@@ -31,7 +31,7 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(win)
     win.show()
     yield win
-    win.close()
+    dispose(win)
 
 
 def start(qtbot, win: MainWindow, bundle: Path, source: Path) -> None:
@@ -154,6 +154,7 @@ def test_closing_stops_every_thread_and_releases_the_source(qtbot, tmp_path, bun
     assert win.source._capture is None
     alive = [t for t in threading.enumerate() if t not in before and not isinstance(t, threading._DummyThread)]
     assert alive == []
+    dispose(win)
 
 
 def test_multiclass_shows_top_classes_and_unknown_below_the_threshold(qtbot, window, multiclass_bundle_dir, tmp_path):

@@ -33,7 +33,7 @@ from seefood.names import ClassNameError, check_class_name
 pytest.importorskip("ai_edge_litert")
 
 from desktop_fixtures import (  # noqa: E402,F401 (fixtures)
-    NEGATIVE, POSITIVE, build_keras_model, bundle_dir, convert_to_tflite, fresh_bundle, tiny_tflite, video_file,
+    NEGATIVE, POSITIVE, build_keras_model, bundle_dir, convert_to_tflite, dispose, fresh_bundle, tiny_tflite, video_file,
     write_bundle,
 )
 
@@ -484,7 +484,7 @@ def window(qtbot, tmp_path):
     pytest.importorskip("PySide6.QtWidgets")
     win = _window(qtbot, tmp_path)
     yield win
-    win.close()
+    dispose(win)
 
 
 def _load(qtbot, window, bundle: Path, name: str | None = None) -> None:
