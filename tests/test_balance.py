@@ -57,3 +57,23 @@ def test_class_weights_travel_as_sample_weights(tmp_path):
     y, w = y.numpy().reshape(-1), w.numpy()
     assert x.dtype.name == "uint8" and x.shape[1:] == (16, 16, 3)
     assert np.allclose(w[y == 1], 16 / 8) and np.allclose(w[y == 0], 16 / 24)
+
+
+def test_logit_adjustment_draws_photos_as_they_are_and_demands_a_margin_for_rare_classes():
+    import keras
+
+    from training.balance import plan_balance
+    from training.keras_metrics import LogitAdjustedCrossentropy
+
+    plan = plan_balance("logit_adjust", [90, 10])
+    assert plan.sampling_mix == pytest.approx([0.9, 0.1]) and plan.class_weights == [1.0, 1.0]
+    assert plan.effective_mix == pytest.approx([0.5, 0.5]) and plan.logit_adjusted and not plan.oversample
+    y = np.array([[0.0, 1.0]], dtype="float32")
+    unsure = np.array([[0.5, 0.5]], dtype="float32")
+    plain = float(keras.losses.categorical_crossentropy(y, unsure))
+    uniform = float(LogitAdjustedCrossentropy([0.5, 0.5], binary=False)(y, unsure))
+    assert uniform == pytest.approx(plain, rel=1e-4)  # no prior to adjust for: plain cross-entropy
+    rare = float(LogitAdjustedCrossentropy([0.9, 0.1], binary=False)(y, unsure))
+    assert rare > plain + 1.0  # a 50/50 answer for a rare-class photo is penalised: log(9) more or less
+    binary = float(LogitAdjustedCrossentropy([0.9, 0.1], binary=True)(np.array([[1.0]]), np.array([[0.5]])))
+    assert binary == pytest.approx(np.log1p(9.0), rel=1e-3)

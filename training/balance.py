@@ -8,6 +8,9 @@ Two levers, and their combination:
   minority class's images are repeated (and, with augmentation, varied).
 - oversample+class_weight: oversample halfway (draw rates proportional to sqrt(n_c)) and let
   class weights correct the rest, so fewer repeats of the same few images are needed.
+- logit_adjust: photos seen at their natural rate, unweighted; the loss adds log(prior) to each
+  class's logit (Menon et al. 2021, "Long-tail learning via logit adjustment"), so the model's own
+  logits learn the balanced decision without repeating the few photos of a small class.
 
 ``effective_mix`` is the share of the loss each class carries: sampling rate x weight, normalised.
 It is printed and saved so the user sees what the model was actually trained on.
@@ -35,6 +38,10 @@ class BalancePlan:
     def oversample(self) -> bool:
         return self.strategy.startswith("oversample")
 
+    @property
+    def logit_adjusted(self) -> bool:
+        return self.strategy == "logit_adjust"
+
 
 def _normalise(values: list[float]) -> list[float]:
     total = sum(values)
@@ -59,6 +66,9 @@ def plan_balance(strategy: str, class_counts: list[int]) -> BalancePlan:
         # weights such that sampling * weight is uniform, scaled to mean loss weight 1
         inverse = [1.0 / (k * s) for s in sampling]
         weights = inverse
+    elif strategy == "logit_adjust":
+        sampling, weights = raw, [1.0] * k
+        return BalancePlan(strategy, raw, sampling, weights, [1.0 / k] * k)  # balanced by the loss's offset
     else:
         raise ValueError(f"unknown balance strategy {strategy!r}")
     effective = _normalise([s * w for s, w in zip(sampling, weights)])
@@ -72,6 +82,9 @@ def format_plan(plan: BalancePlan, classes: list[str]) -> str:
             f"{cls} {plan.raw_mix[i]:.1%} of photos -> drawn {plan.sampling_mix[i]:.1%} x weight "
             f"{plan.class_weights[i]:.2f} = {plan.effective_mix[i]:.1%} of the loss"
         )
+    if plan.logit_adjusted:
+        parts = [f"{cls} {plan.raw_mix[i]:.1%} of photos, drawn as they are; log({plan.raw_mix[i]:.3f}) added to its "
+                 "logit in the loss, so decisions are balanced" for i, cls in enumerate(classes)]
     return f"Balance: {plan.strategy}\n  " + "\n  ".join(parts)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 MODELS = ("small_cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
 AUGMENTS = ("none", "light", "strong")
-BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight")
+BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight", "logit_adjust")
 LOSSES = ("crossentropy", "focal")
 DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3_large": 224, "efficientnet_b0": 224}
 
@@ -93,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "focal" and self.balance == "logit_adjust":
+            raise ValueError("--loss focal and --balance logit_adjust cannot be combined; choose one")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
             raise ValueError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
         if self.image_size == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -36,3 +37,32 @@ class MacroRecall(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="seefood")
+class LogitAdjustedCrossentropy(keras.losses.Loss):
+    """Cross-entropy on logits shifted by ``log(prior)`` (logit adjustment, Menon et al. 2021).
+
+    Computed from the model's probabilities (its output layer is a softmax or sigmoid): the logits
+    are recovered as log-probabilities (up to a constant that softmax ignores) or the log-odds.
+    Training on the natural class mix with this loss leaves the model's own scores balanced.
+    """
+
+    def __init__(self, priors: list[float], binary: bool, name: str = "logit_adjusted_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.priors = [float(p) for p in priors]
+        self.binary = binary
+
+    def call(self, y_true, y_pred):
+        eps = 1e-7
+        p = ops.clip(ops.cast(y_pred, "float32"), eps, 1.0 - eps)
+        y_true = ops.cast(y_true, "float32")
+        if self.binary:
+            offset = float(np.log(self.priors[1] / self.priors[0]))
+            logits = ops.log(p) - ops.log(1.0 - p) + offset
+            return ops.mean(ops.binary_crossentropy(y_true, logits, from_logits=True), axis=-1)
+        logits = ops.log(p) + ops.convert_to_tensor(np.log(self.priors), dtype="float32")
+        return ops.categorical_crossentropy(y_true, logits, from_logits=True)
+
+    def get_config(self):
+        return {**super().get_config(), "priors": self.priors, "binary": self.binary}

@@ -203,7 +203,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
             0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
             warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-                      loss=_loss(cfg.loss, binary), metrics=_metrics(binary, task.num_outputs))
+                      loss=_loss(cfg.loss, binary, plan), metrics=_metrics(binary, task.num_outputs))
 
     with strategy.scope():
         model, backbone = build_model(
@@ -223,7 +223,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
                                                 restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
-        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary)),
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary, plan)),
         keras.callbacks.TerminateOnNaN(),
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
@@ -356,8 +356,13 @@ def _metrics(binary: bool, num_classes: int):
     return [keras.metrics.CategoricalAccuracy(name="accuracy"), MacroRecall(num_classes, name="macro_recall")]
 
 
-def _loss(kind: str, binary: bool):
+def _loss(kind: str, binary: bool, plan=None):
     import keras
+
+    if plan is not None and plan.logit_adjusted:
+        from training.keras_metrics import LogitAdjustedCrossentropy
+
+        return LogitAdjustedCrossentropy(plan.raw_mix, binary)
 
     if kind == "focal":
         return keras.losses.BinaryFocalCrossentropy(gamma=2.0) if binary else keras.losses.CategoricalFocalCrossentropy(gamma=2.0)
