@@ -73,6 +73,14 @@ def test_tradeoff_picks_the_nearest_curve_point():
     assert tradeoff_at([], 0.5) is None
 
 
+def assert_survives(code: str) -> None:
+    """Run ``code`` in a fresh offscreen Python: it must print 'alive' and exit cleanly."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "alive"
+
+
 def test_disconnecting_signals_many_times_does_not_kill_the_interpreter():
     """PySide6 6.12's disconnect() drops a reference to True each call; 200,000 of them abort an
     unprotected Python 3.11 with "bool_dealloc" (measured). With desktop.qtsignals imported the
@@ -85,10 +93,7 @@ def test_disconnecting_signals_many_times_does_not_kill_the_interpreter():
         "for _ in range(200000):\n    o.s.connect(slot); o.s.disconnect(slot)\n"
         "print('alive')\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "alive"
+    assert_survives(code)
 
 
 def test_emitting_signals_from_python_keeps_true_alive():
@@ -118,7 +123,4 @@ def test_void_qt_calls_many_times_do_not_free_none():
         "for _ in range(300000):\n    label.setText('x')\n"
         "print('alive')\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "alive"
+    assert_survives(code)

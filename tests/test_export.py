@@ -121,19 +121,25 @@ def test_int8_granularity_per_tensor_is_one_scale_per_weight_tensor_and_smaller(
     assert sizes["per-tensor"] < sizes["per-channel"]
 
 
-def test_auto_granularity_falls_back_to_per_channel_when_per_tensor_fails(tmp_path_factory, tmp_path, monkeypatch, capsys):
+def fail_verification(monkeypatch, key: str, value: str, failure: str) -> None:
+    """Make verification fail for the bundles whose report has ``report[key] == value``."""
     import export.verify as verify
 
     real = verify.verify_bundle
 
-    def strict_on_per_tensor(folder, *args, **kwargs):
+    def strict(folder, *args, **kwargs):
         report = real(folder, *args, **kwargs)
-        if report["granularity"] == "per-tensor":  # pretend per-tensor lost too much recall
-            report["failures"] = ["salad recall dropped by 0.100 (tolerance 0.02)"]
+        if report[key] == value:
+            report["failures"] = [failure]
             report["passed"] = False
         return report
 
-    monkeypatch.setattr(verify, "verify_bundle", strict_on_per_tensor)
+    monkeypatch.setattr(verify, "verify_bundle", strict)
+
+
+def test_auto_granularity_falls_back_to_per_channel_when_per_tensor_fails(tmp_path_factory, tmp_path, monkeypatch, capsys):
+    # pretend per-tensor lost too much recall
+    fail_verification(monkeypatch, "granularity", "per-tensor", "salad recall dropped by 0.100 (tolerance 0.02)")
     run_dir = cached_run(tmp_path_factory, "binary")
     out = tmp_path / "bundle"
     assert main(["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16"]) == 0
@@ -278,18 +284,7 @@ def test_export_names_a_missing_run(tmp_path, capsys):
 def test_int8_that_fails_verification_is_not_shipped_silently(tmp_path_factory, tmp_path, monkeypatch, capsys):
     """int8 failing at both granularities: export writes the next mode that passes (dynamic) and says
     why everywhere a person or a phone looks; --keep-failed writes the failed int8 and exits 1."""
-    import export.verify as verify
-
-    real = verify.verify_bundle
-
-    def strict_on_int8(folder, *args, **kwargs):
-        report = real(folder, *args, **kwargs)
-        if report["quantization"] == "int8":
-            report["failures"] = ["agreement 96.25% < 98.00%"]
-            report["passed"] = False
-        return report
-
-    monkeypatch.setattr(verify, "verify_bundle", strict_on_int8)
+    fail_verification(monkeypatch, "quantization", "int8", "agreement 96.25% < 98.00%")
     run_dir = cached_run(tmp_path_factory, "binary")
     out = tmp_path / "bundle"
     assert main(["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16"]) == 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from training.threshold import bootstrap
+
 RESAMPLES = 200
 LOWER_PERCENTILE = 5  # the interval is the 5th..95th percentile of resampled PR-AUCs
 MIN_PHOTOS = 15  # fewer training + validation photos than this is flagged whatever validation says
@@ -28,14 +30,8 @@ def pr_auc_interval(scores: np.ndarray, positive: np.ndarray, seed: int = 0) -> 
     positive = np.asarray(positive, dtype=bool)
     if positive.sum() == 0 or positive.all():
         return None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(RESAMPLES):
-        pick = rng.integers(0, len(positive), len(positive))
-        y = positive[pick]
-        if y.any() and not y.all():
-            values.append(average_precision_score(y, scores[pick]))
-    if not values:
+    values = bootstrap(scores, positive, lambda s, y: average_precision_score(y, s), RESAMPLES, seed)
+    if not len(values):
         return None
     return float(np.percentile(values, LOWER_PERCENTILE)), float(np.percentile(values, 100 - LOWER_PERCENTILE))
 

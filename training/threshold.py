@@ -120,8 +120,9 @@ def _rates_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple
     return precision, recall, f1
 
 
-def bootstrap_thresholds(scores, labels, resamples: int = BOOTSTRAP, seed: int = 0) -> np.ndarray:
-    """The best-F1 threshold of each of ``resamples`` bootstrap resamples (those holding both classes)."""
+def bootstrap(scores, labels, statistic, resamples: int = BOOTSTRAP, seed: int = 0) -> np.ndarray:
+    """``statistic(scores, labels)`` over ``resamples`` bootstrap resamples (fixed seed) of a binary
+    split, skipping resamples that miss a class."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels).reshape(-1).astype(bool)
     rng = np.random.default_rng(seed)
@@ -129,11 +130,19 @@ def bootstrap_thresholds(scores, labels, resamples: int = BOOTSTRAP, seed: int =
     for _ in range(resamples):
         pick = rng.integers(0, len(scores), len(scores))
         y = labels[pick]
-        if y.all() or not y.any():
-            continue
-        curve = binary_curve(scores[pick], y)
-        found.append(_midpoint(curve["threshold"], int(np.argmax(curve["f1"]))))
+        if y.any() and not y.all():
+            found.append(statistic(scores[pick], y))
     return np.asarray(found)
+
+
+def _best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    curve = binary_curve(scores, labels)
+    return _midpoint(curve["threshold"], int(np.argmax(curve["f1"])))
+
+
+def bootstrap_thresholds(scores, labels, resamples: int = BOOTSTRAP, seed: int = 0) -> np.ndarray:
+    """The best-F1 threshold of each of ``resamples`` bootstrap resamples (those holding both classes)."""
+    return bootstrap(scores, labels, _best_f1_threshold, resamples, seed)
 
 
 def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOOTSTRAP) -> ThresholdChoice:
