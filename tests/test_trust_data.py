@@ -237,3 +237,16 @@ def test_a_conversion_error_is_one_line_with_the_way_out(monkeypatch, capsys, ru
     refused(capsys, ["export", str(run_copy), "--out", str(tmp_path / "b"), "--quantize", "int8"],
             "converting to int8 failed", "FULLY_CONNECTED", "--quantize float16 or dynamic")
     assert not (tmp_path / "b").exists()
+
+
+def test_a_model_keras_safe_mode_refuses_is_one_line_not_a_traceback(capsys, run_copy, photos):
+    """A crafted model.keras with a Lambda layer (arbitrary code): Keras safe mode refuses it, and
+    the user gets one line naming the file instead of a traceback."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3), dtype="uint8")
+    outputs = keras.layers.Lambda(lambda x: keras.ops.mean(keras.ops.cast(x, "float32"), axis=(1, 2, 3), keepdims=False)[:, None])(inputs)
+    keras.Model(inputs, outputs).save(run_copy / "model.keras")
+    refused(capsys, ["predict", str(run_copy), str(photos)], "model.keras", "cannot be loaded")
+    refused(capsys, ["export", str(run_copy), "--out", str(run_copy.parent / "b"), "--no-verify"], "model.keras",
+            "cannot be loaded")
