@@ -158,11 +158,12 @@ def run_reference(task: Path, seed: int) -> dict:
             "threshold": result["thr"], "warnings": []}
 
 
-def reevaluate(results_file: Path, runs_root: Path) -> None:
-    """Evaluate every finished default/plain run again and refresh its warnings (nothing is retrained)."""
+def reevaluate(results_file: Path, runs_root: Path, label: str | None = None) -> None:
+    """Evaluate finished default/plain runs again (those of ``label`` when given) and refresh their
+    warnings (nothing is retrained)."""
     rows = load_results(results_file)
     for row in rows:
-        if row["recipe"] == "reference":
+        if row["recipe"] == "reference" or (label is not None and row.get("label", "") != label):
             continue
         run = runs_root / (row.get("label") or "runs") / f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
         proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(run)], cwd=ROOT, capture_output=True,
@@ -234,15 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-args", default="", help="extra `seefood train` options for default/plain")
     parser.add_argument("--table", action="store_true", help="print the table of results.jsonl and stop")
     parser.add_argument("--reevaluate", action="store_true",
-                        help="run `seefood evaluate` again on every finished run (this checkout's code: e.g. a changed "
-                             "tiny-class guard) and update the warnings column of results.jsonl")
+                        help="run `seefood evaluate` again on every finished run (of --label, when given) with this "
+                             "checkout's code (e.g. a changed tiny-class guard) and update the warnings column")
     args = parser.parse_args(argv)
     results_file = args.out / "results.jsonl"
     if args.table:
         print(table(load_results(results_file)))
         return 0
     if args.reevaluate:
-        reevaluate(results_file, args.out / "runs")
+        reevaluate(results_file, args.out / "runs", args.label if args.label else None)
         print(table(load_results(results_file)))
         return 0
     missing = [s for s in args.sets if not (DATA / s / "train").is_dir()]

@@ -141,7 +141,7 @@ def test_tiny_class_guard_fires_on_chance_and_on_too_few_photos_only():
     from training.guard import MIN_PHOTOS, tiny_class_warnings
 
     rng = np.random.default_rng(1)
-    labels = np.r_[np.zeros(60, int), np.ones(8, int)]
+    labels = np.r_[np.zeros(60, int), np.ones(12, int)]
     classes = ["not_hotdog", "hotdog"]
     learned = np.where(labels == 1, rng.uniform(0.6, 1.0, len(labels)), rng.uniform(0.0, 0.5, len(labels)))
     chance = rng.uniform(0, 1, len(labels))
@@ -152,6 +152,8 @@ def test_tiny_class_guard_fires_on_chance_and_on_too_few_photos_only():
     assert warning["val_pr_auc_interval"][0] <= warning["chance_pr_auc"]
     [few] = tiny_class_warnings(learned, labels, classes, True, {"hotdog": MIN_PHOTOS - 1, "not_hotdog": 300})
     assert few["more_photos_needed"] > 0 and "too few" in few["message"]
+    few_val = np.r_[np.zeros(60, int), np.ones(4, int)]  # 4 validation photos: too few to judge against chance
+    assert tiny_class_warnings(rng.uniform(0, 1, 64), few_val, classes, True, {"hotdog": 40, "not_hotdog": 300}) == []
     # multi-class: each class against the rest; only the one not learned is named
     labels3 = np.repeat(np.arange(3), 20)
     scores3 = np.full((60, 3), 0.1)

@@ -217,13 +217,14 @@ def test_a_class_that_was_not_learned_is_named_loudly(tmp_path):
     from conftest import blob_image
 
     rng = np.random.default_rng(7)
-    for cls, n in (("hotdog", 12), ("not_hotdog", 60)):
+    for cls, n in (("hotdog", 40), ("not_hotdog", 60)):
         (tmp_path / "data" / cls).mkdir(parents=True)
         for i in range(n):
             Image.fromarray(blob_image(rng, (120, 120, 120))).save(tmp_path / "data" / cls / f"{i}.jpg")
     out = subprocess.run(
         [sys.executable, "-m", "seefood", "train", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--epochs", "2",
-         "--image-size", "32", "--batch-size", "8", "--augment", "none", "--val-fraction", "0.3", "--seed", "3"],
+         "--image-size", "32", "--batch-size", "8", "--augment", "none", "--val-fraction", "0.45", "--test-fraction", "0.1",
+         "--seed", "3"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]

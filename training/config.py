@@ -67,7 +67,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    augment: str = "light"
+    augment: str = "strong"
     balance: str = "oversample+class_weight"
     loss: str = "crossentropy"
     positive: str | None = None
