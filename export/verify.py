@@ -31,7 +31,6 @@ import numpy as np
 
 from export.run_reader import Run, is_run_dir, load_fitted, load_run
 from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
-from seefood.bundle import UNKNOWN_INDEX as UNKNOWN
 from seefood.bundle import decide_indices as decide  # the runtime's rule, on arrays of rows
 from seefood.cli import UserError
 from seefood.images import IMAGE_SUFFIXES
