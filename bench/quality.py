@@ -145,7 +145,7 @@ def run_seefood(task: Path, recipe: str, seed: int, runs_dir: Path, extra: list[
     return row
 
 
-def run_reference(task: Path, seed: int) -> dict:
+def run_reference(task: Path) -> dict:
     """The one-file reference (binary tasks; it has no seed of its own, so every seed is the same run)."""
     started = time.time()
     proc = subprocess.run([sys.executable, str(REFERENCE), str(task), "96", "30", "40"], cwd=ROOT,
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                     if key in done:
                         continue
                     print(f"[{time.time() - started:6.0f} s] {set_name} {family} {recipe} seed {seed}", flush=True)
-                    row = run_reference(task, seed) if recipe == "reference" else run_seefood(
+                    row = run_reference(task) if recipe == "reference" else run_seefood(
                         task, recipe, seed, runs_dir / (args.label or "runs"), extra)
                     row.update(set=set_name, family=family, recipe=recipe, seed=seed, label=args.label)
                     with results_file.open("a", encoding="utf-8") as handle:

@@ -7,12 +7,12 @@ heavy modules when it runs (``bench`` without ``--compare`` never imports Tensor
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 from pathlib import Path
 
 from seefood.cli import UserError
+from seefood.errors import write_failure
 
 QUANTIZE_CHOICES = ("float32", "float16", "dynamic", "int8", "all")
 # When a quantized model fails verification, the next smaller mode that may pass (float32 is the
@@ -114,19 +114,11 @@ def _check_model(run, model) -> None:
         raise UserError(f"{run.model_path}: {outputs} model outputs but run.json lists {len(run.labels)} labels")
 
 
-def _write_failure(error: OSError, what: Path) -> UserError:
-    """A full disk or a read-only folder while writing: one line naming the file and the fix."""
-    where = error.filename or what
-    fix = ("free some disk space or choose another folder" if error.errno in (errno.ENOSPC, errno.EDQUOT)
-           else "choose a folder you can write to")
-    return UserError(f"{where}: {error.strerror or error} while writing {what}; {fix}. Nothing was changed there")
-
-
 def run_export(args) -> int:
     try:
         return _run_export(args)
     except OSError as error:
-        raise _write_failure(error, args.out) from error
+        raise UserError(f"{write_failure(error, args.out)}. Nothing was changed in {args.out}") from error
 
 
 def _run_export(args) -> int:
@@ -319,9 +311,8 @@ def run_verify(args) -> int:
         verify.record(args.bundle_dir, report)
         write_readme(Path(args.bundle_dir))
     except OSError as error:
-        raise UserError(f"{error.filename or args.bundle_dir}: {error.strerror or error}; the report above was not "
-                        f"saved into the bundle (it is read-only or the disk is full). Copy the bundle to a writable "
-                        f"folder to record it") from error
+        raise UserError(f"{write_failure(error, args.bundle_dir)}; the report above was not saved into the bundle "
+                        "(copy the bundle to a writable folder to record it)") from error
     return 0 if report["passed"] else 1
 
 

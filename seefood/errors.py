@@ -9,6 +9,8 @@ catches these errors.
 
 from __future__ import annotations
 
+import errno
+
 MAX_ECHO_CHARS = 200  # how much of a user's file content an error message may repeat
 
 
@@ -30,3 +32,16 @@ def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
 def shorten(value: object, limit: int = MAX_ECHO_CHARS) -> str:
     """``repr(value)`` cut by ``clip``, for messages that quote a value read from a file."""
     return clip(repr(value), limit)
+
+
+def write_failure(error: OSError, path: object) -> str:
+    """'<file>: <reason>; <fix>' for an OSError raised while writing (the file the error names, else
+    ``path``): free space for a full disk, a writable folder for a refused write. Training, export
+    and verify say it the same way."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space (or choose a folder on another disk)"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a folder you can write to"
+    else:
+        fix = "check the disk and the folder"
+    return f"{error.filename or path}: {error.strerror or error}; {fix}"

@@ -139,7 +139,7 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         _, val_labels, val_scores = raw["val"]
         warnings = tiny_class_warnings(val_scores, val_labels, run.classes, run.binary,
                                        {c: int(n) for c, n in zip(run.classes, counts)})
-    agreement = threshold_agreement(run, raw)
+    agreement = threshold_agreement(run, results, raw)
     metrics = {
         "run_id": run.run_id,
         "task": run.task,
@@ -161,20 +161,17 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
     return metrics
 
 
-def threshold_agreement(run: RunInfo, raw: dict) -> dict | None:
+def threshold_agreement(run: RunInfo, results: dict, raw: dict) -> dict | None:
     """How far validation and test disagree about the threshold (binary): F1 at the chosen threshold
-    on each, and the threshold the test split itself would have picked. Reported, never used."""
+    on each (from ``results``, the splits' metrics), and the threshold the test split itself would
+    have picked (from its scores in ``raw``). Reported, never used."""
     if not run.binary or "val" not in raw or "test" not in raw:
         return None
     from training.threshold import binary_curve
 
-    out = {}
-    for name in ("val", "test"):
-        _, labels, scores = raw[name]
-        if labels.sum() == 0 or labels.sum() == len(labels):
-            return None
-        at = M.classification_metrics(scores, labels, run.threshold, run.classes)
-        out[f"{name}_f1"] = at["f1"]
+    if any(labels.sum() in (0, len(labels)) for _, labels, _ in (raw["val"], raw["test"])):
+        return None
+    out = {f"{name}_f1": results[name]["at_threshold"]["f1"] for name in ("val", "test")}
     _, labels, scores = raw["test"]
     curve = binary_curve(scores, labels)
     best = int(np.argmax(curve["f1"]))

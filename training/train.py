@@ -4,7 +4,6 @@ it will write, then ``prepare`` (audit, split, plan), ``fit`` and ``finish`` (th
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from seefood.atomic import fresh_folder
-from seefood.errors import InputError
+from seefood.errors import InputError, write_failure
 from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
 from training.balance import format_plan, initial_bias, plan_balance
@@ -26,10 +25,6 @@ from training.config import TrainConfig, auto_epochs
 from training.dataset import DataError, discover
 from training.run_io import MODEL_FILE, RUN_FILE, SPLITS_FILE, load_run, save_model_atomic, write_json_atomic
 from training.task import define_task
-
-
-class RunExistsError(InputError):
-    """--out names a folder training must not write; kept for callers that catch it by name."""
 
 
 class TrainingFailed(InputError):
@@ -90,13 +85,10 @@ def check_outputs(cfg: TrainConfig) -> bool:
     """Before anything slow: may ``--out`` be written? True when it replaces an earlier run
     (``--force``). Never the data folder or the --init-from run, nor inside or around them."""
     out = Path(cfg.out)
-    try:
-        check_apart(out, Path(cfg.data_dir), "the data folder")
-        if cfg.init_from:
-            check_apart(out, Path(cfg.init_from), "the --init-from run")
-        return check_output_folder(out, "run", cfg.force)
-    except InputError as error:
-        raise RunExistsError(str(error)) from error
+    check_apart(out, Path(cfg.data_dir), "the data folder")
+    if cfg.init_from:
+        check_apart(out, Path(cfg.init_from), "the --init-from run")
+    return check_output_folder(out, "run", cfg.force)
 
 
 @dataclass
@@ -148,20 +140,8 @@ def train(cfg: TrainConfig) -> Path:
             model, history, kept = fit(cfg, out, prepared)
             finish(cfg, out, prepared, model, history, kept, time.time() - started)
         except OSError as error:
-            raise TrainingFailed(_write_failure(error, out)) from error
+            raise TrainingFailed(f"{write_failure(error, out)}. Nothing of this run was kept in {out}") from error
     return out
-
-
-def _write_failure(error: OSError, out: Path) -> str:
-    where = error.filename or out
-    reason = error.strerror or str(error)
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = "free some disk space (or choose an --out on another disk) and train again"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        fix = "choose an --out folder you can write to"
-    else:
-        fix = "check the disk and the folder, then train again"
-    return f"{where}: {reason} while writing the run; {fix}. Nothing of this run was kept in {out}"
 
 
 def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
