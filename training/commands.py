@@ -24,6 +24,8 @@ def register(subparsers) -> None:
                    help="peak learning rate (one warm-up epoch, then cosine decay to 0)")
     p.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay")
     p.add_argument("--augment", choices=AUGMENTS, default=defaults.augment)
+    p.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA",
+                   help="blend training photos in pairs, lambda ~ Beta(ALPHA, ALPHA) (0: off)")
     p.add_argument("--balance", choices=BALANCES, default=defaults.balance)
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="focal down-weights easy examples")
     p.add_argument("--positive", metavar="CLASS", help="binary task: CLASS against all other classes merged")
@@ -64,7 +66,7 @@ def _train(args) -> int:
         cfg = TrainConfig(
             data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            weight_decay=args.weight_decay, augment=args.augment,
+            weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup,
             balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
             mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,

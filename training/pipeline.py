@@ -123,6 +123,7 @@ def training_dataset(
     plan: BalancePlan,
     batch_size: int,
     seed: int,
+    mixup: float = 0.0,
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream and its steps per epoch (one epoch = as many images as the split).
 
@@ -145,7 +146,36 @@ def training_dataset(
             ds_c = labelled_dataset(class_paths, [cls] * len(idx), image_size, num_outputs, binary, weights)
             per_class.append(ds_c.shuffle(max(1, len(idx)), seed=seed + cls, reshuffle_each_iteration=True).repeat())
         ds = tf.data.Dataset.sample_from_datasets(per_class, weights=list(plan.sampling_mix), seed=seed)
-    return ds.batch(batch_size).prefetch(AUTOTUNE), steps
+    ds = ds.batch(batch_size)
+    if mixup > 0:
+        ds = ds.enumerate().map(_mixup_op(mixup, seed), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE), steps
+
+
+def _mixup_op(alpha: float, seed: int):
+    """Mixup (Zhang et al. 2018): each photo of a batch blended with another photo of the same batch,
+    lambda ~ Beta(alpha, alpha), targets and sample weights blended alike. The repeated photos of an
+    oversampled class are then seen on ever new backgrounds instead of being memorised.
+    Stateless random ops keyed by (seed, batch number): the same stream on every run."""
+
+    def mix(step, batch):
+        images, targets, *weights = batch
+        n = tf.shape(images)[0]
+        key = tf.stack([tf.constant(seed, tf.int64), step])
+        g1 = tf.random.stateless_gamma([n], key, alpha)
+        g2 = tf.random.stateless_gamma([n], key + tf.constant([1, 0], tf.int64), alpha)
+        lam = g1 / (g1 + g2)
+        partner = tf.argsort(tf.random.stateless_uniform([n], key + tf.constant([2, 0], tf.int64)))
+
+        def blend(values, shape):
+            share = tf.reshape(lam, shape)
+            return share * values + (1.0 - share) * tf.gather(values, partner)
+
+        pixels = blend(tf.cast(images, tf.float32), (-1, 1, 1, 1))
+        mixed = (tf.cast(tf.round(pixels), tf.uint8), blend(targets, (-1, 1)))
+        return mixed + tuple(blend(w, (-1,)) for w in weights)
+
+    return mix
 
 
 def validation_dataset(paths: list[str], image_size: int, batch_size: int, replicas: int) -> tf.data.Dataset:

@@ -167,7 +167,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     val_targets = [e["target"] for e in splits["val"]]
     global_batch = cfg.batch_size * replicas
     train_ds, steps = training_dataset(
-        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed
+        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed,
+        mixup=cfg.mixup,
     )
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
 
