@@ -41,7 +41,8 @@ def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
     scores = predict_scores(model, paths, 32, 16, True)
     assert run.threshold == pytest.approx(choose_threshold(scores, labels, "f1").threshold)
     metrics = json.loads((tiny_binary_run / "metrics.json").read_text())
-    assert metrics["threshold"]["chosen_on"] == "validation"
+    assert metrics["threshold"]["chosen_on"] == {"scores": "validation", "photos": len(labels),
+                                                 "positives": int(labels.sum())}
     test = metrics["splits"]["test"]
     # the colour blobs are easy: the tuned model must find hotdogs and beat the lazy baseline's F1 of 0
     assert test["lazy_baseline"]["always"] == "not_hotdog" and test["lazy_baseline"]["recall"] == 0.0
@@ -112,7 +113,8 @@ def test_evaluate_chooses_the_threshold_again_for_a_new_objective(tiny_binary_ru
     assert after["threshold"] <= before["threshold"]  # finding every hotdog never needs a higher bar
     metrics = json.loads((run / "metrics.json").read_text())
     assert {k: v for k, v in metrics["threshold"].items() if k != "validation_vs_test"} == \
-        {"value": after["threshold"], "objective": "recall>=1.0", "chosen_on": "validation"}
+        {"value": after["threshold"], "objective": "recall>=1.0", "chosen_on": after["threshold_chosen_on"]}
+    assert after["threshold_chosen_on"]["scores"] == "validation"
     assert {k: v for k, v in after.items() if not k.startswith(("threshold", "validation_curve"))} == \
         {k: v for k, v in before.items() if not k.startswith(("threshold", "validation_curve"))}
 

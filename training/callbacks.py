@@ -12,9 +12,10 @@ class EpochSummary(keras.callbacks.Callback):
     """One readable line per epoch (train vs validation), and a live overfitting warning when
     validation loss has risen for 3 epochs while training loss kept falling."""
 
-    def __init__(self, binary: bool):
+    def __init__(self, binary: bool, early_stopping: bool = False):
         super().__init__()
         self.binary = binary
+        self.early_stopping = early_stopping
         self.losses: list[float] = []
         self.val_losses: list[float] = []
         self.warned = False
@@ -31,11 +32,11 @@ class EpochSummary(keras.callbacks.Callback):
             v, t = self.val_losses[-4:], self.losses[-4:]
             if v[0] < v[1] < v[2] < v[3] and t[0] > t[3]:
                 self.warned = True
-                print(
-                    "  ! overfitting: validation loss has risen 3 epochs in a row while training loss fell; "
-                    "early stopping will keep the best epoch",
-                    flush=True,
-                )
+                remedy = ("early stopping will keep the best epoch" if self.early_stopping else
+                          "the learning rate is decaying to zero; if it keeps rising, add photos, or train with "
+                          "--patience N to keep the best epoch")
+                print(f"  ! overfitting: validation loss has risen 3 epochs in a row while training loss fell; {remedy}",
+                      flush=True)
 
 
 class InterruptCheckpoint(keras.callbacks.Callback):

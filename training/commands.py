@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--threshold-objective", default=defaults.threshold_objective,
                    help="binary: f1, recall>=X or precision>=X; multi-class: f1 (the top class, never 'unknown'), "
                         "coverage>=X (answer 'unknown' for the least sure 1-X), recall>=X or precision>=X")
+    p.add_argument("--threshold-folds", type=int, default=defaults.threshold_folds, metavar="K",
+                   help="binary: train K more models on folds of train+val and choose the threshold on their "
+                        "out-of-fold scores (steadier with few validation positives; K more trainings; 0: off)")
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
     p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
     p.add_argument("--seed", type=int, default=defaults.seed)
@@ -68,6 +71,7 @@ def _train(args) -> int:
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
             weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup,
             balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
+            threshold_folds=args.threshold_folds,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
             mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,
             fine_tune_epochs=args.fine_tune_epochs, init_from=args.init_from, force=args.force,

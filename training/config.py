@@ -39,6 +39,8 @@ class TrainConfig:
     positive: binary task, this class against all other classes merged ("hotdog / not hotdog").
         A folder with exactly two classes defaults to its minority class.
     threshold_objective: ``f1``, ``recall>=X`` or ``precision>=X``; chosen on validation data.
+    threshold_folds: K > 1 trains K more models on folds of train+val and chooses the binary threshold
+        on their out-of-fold scores (training/folds.py): steadier when validation holds few positives.
     val_fraction, test_fraction: share of each class held out, assigned by content hash so that
         adding photos never moves an existing validation or test photo into training.
     seed: model initialisation and shuffling.
@@ -75,6 +77,7 @@ class TrainConfig:
     loss: str = "crossentropy"
     positive: str | None = None
     threshold_objective: str = "f1"
+    threshold_folds: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     seed: int = 1337
@@ -106,6 +109,8 @@ class TrainConfig:
             raise ValueError(f"--image-size must be at least 32, got {self.image_size}")
         if self.epochs < 0 or self.batch_size < 1 or self.patience < 0:
             raise ValueError("--epochs and --patience must be 0 or more (0: automatic / off), --batch-size at least 1")
+        if self.threshold_folds < 0 or self.threshold_folds == 1 or self.threshold_folds > 10:
+            raise ValueError(f"--threshold-folds must be 0 (off) or 2 to 10, got {self.threshold_folds}")
         if not 0 <= self.mixup <= 10:
             raise ValueError(f"--mixup is the Beta(alpha, alpha) of the blend, 0 (off) to 10, got {self.mixup}")
         if not (self.learning_rate > 0 and self.weight_decay >= 0):

@@ -10,7 +10,7 @@ import numpy as np
 
 from training import metrics as M
 from training.report import write_report
-from training.run_io import RunInfo, write_json_atomic
+from training.run_io import RunInfo, load_out_of_fold, write_json_atomic
 from training.threshold import (
     choose_multiclass_threshold,
     choose_threshold,
@@ -24,34 +24,53 @@ EVAL_BATCH = 64
 
 
 def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary: bool, objective: str,
-                                image_size: int) -> dict:
-    """Threshold from the validation split only (never test)."""
+                                image_size: int, pooled: dict | None = None) -> dict:
+    """Threshold from the validation split (never test), or, for a binary run with ``pooled``
+    out-of-fold scores of train+val (``--threshold-folds``), from those: the validation split's
+    own choice is then printed beside it and recorded as ``chosen_on.validation_only``."""
     from training.pipeline import predict_scores
 
     paths = [path for path, _ in val_items]
     labels = np.array([target for _, target in val_items])
     scores = predict_scores(model, paths, image_size, EVAL_BATCH, binary)
+    chosen_on: dict = {"scores": "validation", "photos": len(labels)}
     if binary:
+        positives = int(np.sum(labels == 1))
+        chosen_on["positives"] = positives
+        if pooled is not None:
+            alone = choose_threshold(scores, labels, objective)
+            scores, labels = pooled["scores"], pooled["labels"]
+            chosen_on = {"scores": "out_of_fold", "folds": pooled["folds"], "photos": len(labels),
+                         "positives": int(np.sum(labels == 1)), "validation_only": alone.threshold,
+                         "validation_positives": positives}
         choice = choose_threshold(scores, labels, objective)
         curve = validation_curve(scores, labels)
     else:
         choice = choose_multiclass_threshold(scores, labels, objective)
         curve = multiclass_validation_curve(scores, labels)
     coverage = f", answers {choice.coverage:.1%} of photos" if choice.coverage is not None else ""
+    where = "on validation"
+    if chosen_on["scores"] == "out_of_fold":
+        where = (f"on out-of-fold scores of {chosen_on['photos']} train+val photos ({chosen_on['positives']} positive, "
+                 f"{chosen_on['folds']} models)")
     print(
-        f"Threshold {choice.threshold:.3f} chosen on validation for {choice.objective}: precision {choice.precision:.3f}, "
+        f"Threshold {choice.threshold:.3f} chosen {where} for {choice.objective}: precision {choice.precision:.3f}, "
         f"recall {choice.recall:.3f}, F1 {choice.f1:.3f}{coverage}" + (f" ({choice.note})" if choice.note else ""),
         flush=True,
     )
+    if chosen_on["scores"] == "out_of_fold":
+        print(f"  the validation split alone ({chosen_on['validation_positives']} positive photos) would have chosen "
+              f"{chosen_on['validation_only']:.3f}", flush=True)
     uncertainty = describe_uncertainty(choice.to_dict())
     if uncertainty:
         print(f"  {uncertainty}", flush=True)
         low, high = choice.spread
         if high - low > 0.2:
             positives = int(np.sum(labels == 1))
-            print(f"  ! the threshold is uncertain: the validation split has {positives} photos of the positive class; "
-                  "more photos of it make this choice steadier", flush=True)
-    return {"threshold": choice.threshold, "choice": choice.to_dict(), "curve": curve}
+            folds_hint = "" if chosen_on["scores"] == "out_of_fold" else " (or --threshold-folds 3, which chooses on train+val)"
+            print(f"  ! the threshold is uncertain: it was chosen on {positives} photos of the positive class; "
+                  f"more photos of it make this choice steadier{folds_hint}", flush=True)
+    return {"threshold": choice.threshold, "choice": choice.to_dict(), "curve": curve, "chosen_on": chosen_on}
 
 
 def retune_run(run: RunInfo, objective: str, model=None) -> RunInfo:
@@ -64,9 +83,11 @@ def retune_run(run: RunInfo, objective: str, model=None) -> RunInfo:
     if not run.splits.get("val"):
         raise ValueError(f"{run.run_dir}: splits.json has no validation photos to choose a threshold on")
     model = model or run.load_model()
-    info = choose_and_record_threshold(model, run.splits["val"], run.binary, objective, run.preprocessing.image_size)
+    pooled = load_out_of_fold(run.run_dir) if run.binary else None
+    info = choose_and_record_threshold(model, run.splits["val"], run.binary, objective, run.preprocessing.image_size,
+                                       pooled)
     raw = dict(run.raw, threshold=info["threshold"], threshold_objective=objective,
-               threshold_choice=info["choice"], validation_curve=info["curve"])
+               threshold_choice=info["choice"], validation_curve=info["curve"], threshold_chosen_on=info["chosen_on"])
     write_json_atomic(run.run_dir / RUN_FILE, raw)
     print(f"run.json updated: threshold {run.threshold:.3f} -> {info['threshold']:.3f}; bundles exported "
           "earlier keep the threshold they were exported with (export again to ship this one)", flush=True)
@@ -145,7 +166,8 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         "task": run.task,
         "classes": run.classes,
         "positive_class": run.positive_class,
-        "threshold": {"value": run.threshold, "objective": run.threshold_objective, "chosen_on": "validation",
+        "threshold": {"value": run.threshold, "objective": run.threshold_objective,
+                      "chosen_on": run.raw.get("threshold_chosen_on") or {"scores": "validation"},
                       **({"validation_vs_test": agreement} if agreement else {})},
         "splits": results,
         "overfitting": overfit,

@@ -160,10 +160,20 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
     for warning in metrics.get("warnings", []):
         lines += [f"> **WARNING:** {warning['message']}", ""]
     lines.append(f"Task: **{run.task}**, classes: {', '.join(run.classes)}" + (f", positive class **{run.positive_class}**" if run.binary else ""))
-    lines.append(f"Threshold: **{run.threshold:.3f}**, chosen on the validation split for `{run.threshold_objective}` (never on test).")
+    chosen_on = metrics["threshold"].get("chosen_on") or {}
+    if chosen_on.get("scores") == "out_of_fold":
+        where, pool = (f"the out-of-fold scores of {chosen_on['photos']} train+val photos ({chosen_on['positives']} "
+                       f"positive; {chosen_on['folds']} models, each scoring the photos it did not train on)",
+                       "those scores")
+    else:
+        where, pool = "the validation split", "the validation split"
+    lines.append(f"Threshold: **{run.threshold:.3f}**, chosen on {where} for `{run.threshold_objective}` (never on test).")
+    if chosen_on.get("scores") == "out_of_fold":
+        lines.append(f"The validation split alone ({chosen_on['validation_positives']} positive photos) would have chosen "
+                     f"{chosen_on['validation_only']:.3f}.")
     uncertainty = describe_uncertainty(run.raw.get("threshold_choice") or {})
     if uncertainty:
-        lines.append(f"It is the mean of the best-F1 thresholds of {BOOTSTRAP} bootstrap resamples of the validation split: "
+        lines.append(f"It is the mean of the best-F1 thresholds of {BOOTSTRAP} bootstrap resamples of {pool}: "
                      f"{uncertainty}.")
     gap = metrics["threshold"].get("validation_vs_test")
     if gap:
@@ -177,7 +187,7 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
         lines.append(f"## {split} split (n={a['n']})")
         lines.append("")
         if run.binary:
-            lines.append(f"| | accuracy | balanced acc. | precision | recall | F1 |")
+            lines.append("| | accuracy | balanced acc. | precision | recall | F1 |")
             lines.append("|---|---|---|---|---|---|")
             lines.append(f"| model @ {run.threshold:.2f} (tuned) | {_fmt(a['accuracy'])} | {_fmt(a['balanced_accuracy'])} | {_fmt(a['precision'])} | {_fmt(a['recall'])} | {_fmt(a['f1'])} |")
             lines.append(f"| model @ 0.50 | {_fmt(h['accuracy'])} | {_fmt(h['balanced_accuracy'])} | {_fmt(h['precision'])} | {_fmt(h['recall'])} | {_fmt(h['f1'])} |")

@@ -9,6 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from seefood.errors import InputError
 from seefood.preprocessing import Preprocessing
 
@@ -32,6 +34,30 @@ def write_json_atomic(path: Path, data) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+OUT_OF_FOLD_FILE = "out_of_fold.json"
+
+
+def save_out_of_fold(run_dir: Path, pooled: dict) -> None:
+    """The out-of-fold scores that chose the threshold (training/folds.py), so that
+    ``seefood evaluate --threshold-objective`` can choose again on them without retraining."""
+    write_json_atomic(Path(run_dir) / OUT_OF_FOLD_FILE, {
+        "folds": int(pooled["folds"]), "seconds": pooled["seconds"],
+        "labels": [int(t) for t in pooled["labels"]], "scores": [float(s) for s in pooled["scores"]]})
+
+
+def load_out_of_fold(run_dir: Path) -> dict | None:
+    """The run's out-of-fold scores (labels and scores as arrays), or None when it has none."""
+    path = Path(run_dir) / OUT_OF_FOLD_FILE
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    labels, scores = np.asarray(data.get("labels", []), dtype=np.int64), np.asarray(data.get("scores", []), dtype=float)
+    if len(labels) == 0 or labels.shape != scores.shape or not np.all(np.isfinite(scores)):
+        raise RunError(f"{path}: labels and scores do not match or are not finite; the run folder is damaged, "
+                       "train again")
+    return {"labels": labels, "scores": scores, "folds": int(data.get("folds", 0)), "seconds": data.get("seconds")}
 
 
 def save_model_atomic(model, path: Path) -> None:

@@ -4,7 +4,6 @@ it will write, then ``prepare`` (audit, split, plan), ``fit`` and ``finish`` (th
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -20,10 +19,18 @@ from seefood.atomic import fresh_folder
 from seefood.errors import InputError, write_failure
 from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
-from training.balance import format_plan, initial_bias, plan_balance
+from training.balance import format_plan, plan_balance
 from training.config import TrainConfig, auto_epochs
-from training.dataset import DataError, discover
-from training.run_io import MODEL_FILE, RUN_FILE, SPLITS_FILE, load_run, save_model_atomic, write_json_atomic
+from training.dataset import discover
+from training.run_io import (
+    MODEL_FILE,
+    RUN_FILE,
+    SPLITS_FILE,
+    load_run,
+    save_model_atomic,
+    save_out_of_fold,
+    write_json_atomic,
+)
 from training.task import define_task
 
 
@@ -138,7 +145,9 @@ def train(cfg: TrainConfig) -> Path:
             audit_mod.save_audit(prepared.audit, out / "audit.json")
             write_json_atomic(out / SPLITS_FILE, prepared.splits)
             model, history, kept = fit(cfg, out, prepared)
-            finish(cfg, out, prepared, model, history, kept, time.time() - started)
+            trained = time.time() - started
+            pooled = threshold_folds(cfg, prepared, len(history.get("loss", [])))
+            finish(cfg, out, prepared, model, history, kept, trained, pooled)
         except OSError as error:
             raise TrainingFailed(f"{write_failure(error, out)}. Nothing of this run was kept in {out}") from error
     return out
@@ -150,7 +159,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     import keras
 
     from training.callbacks import AtomicCheckpoint, EpochSummary, InterruptCheckpoint, ValidationMetrics
-    from training.models import build_model
+    from training.fitting import build_compiled, fit_phases, loss_for
     from training.pipeline import training_dataset, validation_dataset
 
     task, plan, splits = prepared.task, prepared.plan, prepared.splits
@@ -171,31 +180,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         mixup=cfg.mixup,
     )
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
-
     epochs = cfg.epochs or auto_epochs(len(train_paths))
-    fine = cfg.fine_tune_epochs or max(1, epochs // 3)
-    frozen = max(1, epochs - fine)
-
-    def compile_model(learning_rate: float, phase_epochs: int) -> None:
-        """AdamW on a schedule: one epoch of linear warm-up, then a cosine down to zero at the end
-        of the phase, so the last weights are the settled ones and no epoch has to be picked."""
-        warmup = steps if phase_epochs > 1 else 0
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
-            warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-                      loss=_loss(cfg.loss, binary, plan), metrics=_metrics(binary, task.num_outputs))
-
-    with strategy.scope():
-        model, backbone = build_model(
-            cfg.model, cfg.image_size, task.num_outputs, binary, cfg.augment, cfg.weights, seed=cfg.seed,
-            output_bias=initial_bias(plan, binary),
-        )
-        if cfg.init_from:
-            _init_from(model, Path(cfg.init_from), task)
-        if backbone is not None:
-            backbone.trainable = False
-        compile_model(cfg.learning_rate, epochs if backbone is None else frozen)
+    model, _backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed, _log)
 
     monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
     (out / "checkpoints").mkdir(exist_ok=True)
@@ -204,36 +190,26 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
                                                 restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
-        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, _loss(cfg.loss, binary, plan)),
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, loss_for(cfg.loss, binary, plan)),
         keras.callbacks.TerminateOnNaN(),
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
         AtomicCheckpoint(out / "checkpoints" / "best.keras", monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(str(out / "history.csv")),
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
-        EpochSummary(binary),
+        EpochSummary(binary, early_stopping=stopper is not None),
         InterruptCheckpoint(out),
     ]
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
     run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
                                      shuffle=False, **kw)
-    histories = []
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
+    mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
-         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay")
+         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}")
     try:
-        if backbone is None:
-            histories.append(run_fit(epochs=epochs))
-        else:
-            _log(f"Phase 1: backbone frozen, {frozen} epochs")
-            histories.append(run_fit(epochs=frozen))
-            _log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
-            with strategy.scope():
-                backbone.trainable = True
-                compile_model(cfg.learning_rate / 10, fine)
-            done = len(histories[0].history.get("loss", []))
-            histories.append(run_fit(epochs=done + fine, initial_epoch=done))
+        history = fit_phases(model, _backbone, cfg, task, plan, strategy, steps, epochs, run_fit, _log)
     except KeyboardInterrupt:
         _log(f"\nInterrupted: the last finished epoch is saved in {out / 'checkpoints'}; "
              f"continue with `seefood train {cfg.data_dir} --out NEW_RUN --init-from {out}`")
@@ -241,10 +217,6 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
                                             "labels": task.labels, "positive_class": task.positive,
                                             "class_map": task.class_map})
         raise
-    history: dict[str, list[float]] = {}
-    for h in histories:
-        for key, values in h.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
     _check_finite(history, cfg)
     keras.mixed_precision.set_global_policy("float32")
     ran = len(history.get("loss", []))
@@ -254,6 +226,25 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     else:
         kept = {"rule": "final", "epoch": ran}
     return model, history, kept
+
+
+def threshold_folds(cfg: TrainConfig, prepared: Prepared, epochs: int) -> dict | None:
+    """Out-of-fold scores of train+val for the threshold (``--threshold-folds K``, binary only)."""
+    if not cfg.threshold_folds:
+        return None
+    if prepared.task.kind != "binary":
+        _log("Threshold folds: skipped, a multi-class run answers its top class (no threshold to choose)")
+        return None
+    import keras
+
+    from training.folds import out_of_fold_scores
+
+    set_precision(cfg.mixed_precision)
+    try:
+        items = prepared.splits["train"] + prepared.splits["val"]
+        return out_of_fold_scores(cfg, prepared.task, items, epochs, make_strategy(cfg.distribute), _log)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def _check_finite(history: dict[str, list[float]], cfg: TrainConfig) -> None:
@@ -275,8 +266,9 @@ def _check_finite(history: dict[str, list[float]], cfg: TrainConfig) -> None:
 
 
 def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict, kept: dict,
-           train_seconds: float) -> None:
-    """Save the model, choose the threshold on validation, write run.json, evaluate and report."""
+           train_seconds: float, pooled: dict | None = None) -> None:
+    """Save the model, choose the threshold (on validation, or on ``pooled`` out-of-fold scores),
+    write run.json, evaluate and report."""
     import keras
     import tensorflow as tf
 
@@ -285,8 +277,10 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
     task, audit, splits, plan, inv = prepared.task, prepared.audit, prepared.splits, prepared.plan, prepared.inv
     save_model_atomic(model, out / MODEL_FILE)
     val_items = [(e["path"], e["target"]) for e in splits["val"]]
+    if pooled is not None:
+        save_out_of_fold(out, pooled)
     threshold_info = choose_and_record_threshold(model, val_items, task.kind == "binary", cfg.threshold_objective,
-                                                 cfg.image_size)
+                                                 cfg.image_size, pooled)
     run = {
         "run_id": f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
         "status": "finished",
@@ -298,6 +292,7 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         "threshold": threshold_info["threshold"],
         "threshold_objective": cfg.threshold_objective,
         "threshold_choice": threshold_info["choice"],
+        "threshold_chosen_on": threshold_info["chosen_on"],
         "validation_curve": threshold_info["curve"],
         "preprocessing": _preprocessing(cfg).to_dict(),
         "dataset_fingerprint": audit["fingerprint"],
@@ -321,66 +316,7 @@ def _split_lists(inv, task) -> dict[str, list[dict]]:
     return splits
 
 
-def _metrics(binary: bool, num_classes: int):
-    import keras
-
-    from training.keras_metrics import MacroRecall
-
-    if binary:
-        return [
-            keras.metrics.BinaryAccuracy(name="accuracy"),
-            keras.metrics.Precision(name="precision"),
-            keras.metrics.Recall(name="recall"),
-            keras.metrics.AUC(curve="PR", name="pr_auc"),
-            keras.metrics.AUC(curve="ROC", name="roc_auc"),
-        ]
-    return [keras.metrics.CategoricalAccuracy(name="accuracy"), MacroRecall(num_classes, name="macro_recall")]
-
-
-def _loss(kind: str, binary: bool, plan=None):
-    import keras
-
-    if plan is not None and plan.logit_adjusted:
-        from training.keras_metrics import LogitAdjustedCrossentropy
-
-        return LogitAdjustedCrossentropy(plan.raw_mix, binary)
-
-    if kind == "focal":
-        return keras.losses.BinaryFocalCrossentropy(gamma=2.0) if binary else keras.losses.CategoricalFocalCrossentropy(gamma=2.0)
-    return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy()
-
-
 def _preprocessing(cfg: TrainConfig):
     from training.models import preprocessing_for
 
     return preprocessing_for(cfg.model, cfg.image_size)
-
-
-def _init_from(model, run_dir: Path, task) -> None:
-    """Start from an earlier run's weights: its finished model, or its last checkpoint."""
-    from training.run_io import RunError, load_keras_model
-
-    candidates = [run_dir / MODEL_FILE, run_dir / "checkpoints" / "last.keras"]
-    source = next((p for p in candidates if p.is_file()), None)
-    if source is None:
-        raise DataError(f"--init-from {run_dir}: no model.keras or checkpoints/last.keras there")
-    run_file = run_dir / RUN_FILE
-    if run_file.is_file():
-        try:
-            previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            raise DataError(f"--init-from {run_file}: cannot be read as JSON; the run folder is damaged") from error
-        if isinstance(previous, dict) and previous.get("classes") and previous["classes"] != task.classes:
-            raise DataError(
-                f"--init-from {run_dir}: that run's classes {previous['classes']} differ from this folder's {task.classes}; "
-                "train from scratch (drop --init-from) when classes change"
-            )
-    try:
-        old = load_keras_model(source, "the --init-from model")
-    except RunError as error:
-        raise DataError(f"--init-from: {error}") from error
-    try:
-        model.set_weights(old.get_weights())
-    except ValueError as error:
-        raise DataError(f"--init-from {run_dir}: its model does not match this one ({error}); use the same --model and --image-size") from error
-    _log(f"Initialised from {source}")

@@ -1,0 +1,139 @@
+"""One model of a run, built, compiled and fitted: shared by the run's own model (training/train.py)
+and the out-of-fold models that choose its threshold (training/folds.py), so both follow the same
+recipe: AdamW on a warm-up + cosine schedule, the run's loss and balance, frozen then fine-tuned
+phases for pretrained backbones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.config import TrainConfig
+from training.dataset import DataError
+from training.run_io import MODEL_FILE, RUN_FILE
+
+
+def metrics_for(binary: bool, num_classes: int):
+    import keras
+
+    from training.keras_metrics import MacroRecall
+
+    if binary:
+        return [
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.Precision(name="precision"),
+            keras.metrics.Recall(name="recall"),
+            keras.metrics.AUC(curve="PR", name="pr_auc"),
+            keras.metrics.AUC(curve="ROC", name="roc_auc"),
+        ]
+    return [keras.metrics.CategoricalAccuracy(name="accuracy"), MacroRecall(num_classes, name="macro_recall")]
+
+
+def loss_for(kind: str, binary: bool, plan=None):
+    import keras
+
+    if plan is not None and plan.logit_adjusted:
+        from training.keras_metrics import LogitAdjustedCrossentropy
+
+        return LogitAdjustedCrossentropy(plan.raw_mix, binary)
+
+    if kind == "focal":
+        return keras.losses.BinaryFocalCrossentropy(gamma=2.0) if binary else keras.losses.CategoricalFocalCrossentropy(gamma=2.0)
+    return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy()
+
+
+def phase_lengths(cfg: TrainConfig, epochs: int, transfer: bool) -> tuple[int, int]:
+    """(frozen, fine-tune) epochs: a model trained from scratch has one phase of ``epochs``."""
+    if not transfer:
+        return epochs, 0
+    fine = cfg.fine_tune_epochs or max(1, epochs // 3)
+    return max(1, epochs - fine), fine
+
+
+def compile_model(model, cfg: TrainConfig, task, plan, steps: int, phase_epochs: int, learning_rate: float) -> None:
+    """AdamW on a schedule: one epoch of linear warm-up, then a cosine down to zero at the end
+    of the phase, so the last weights are the settled ones and no epoch has to be picked."""
+    import keras
+
+    binary = task.kind == "binary"
+    warmup = steps if phase_epochs > 1 else 0
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
+        warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+                  loss=loss_for(cfg.loss, binary, plan), metrics=metrics_for(binary, task.num_outputs))
+
+
+def build_compiled(cfg: TrainConfig, task, plan, strategy, steps: int, epochs: int, seed: int, log=print):
+    """(model, backbone), compiled for its first phase under ``strategy``; ``backbone`` is the
+    frozen keras.applications part (None for small_cnn)."""
+    from training.balance import initial_bias
+    from training.models import build_model
+
+    binary = task.kind == "binary"
+    with strategy.scope():
+        model, backbone = build_model(
+            cfg.model, cfg.image_size, task.num_outputs, binary, cfg.augment, cfg.weights, seed=seed,
+            output_bias=initial_bias(plan, binary),
+        )
+        if cfg.init_from:
+            init_from(model, Path(cfg.init_from), task, log)
+        if backbone is not None:
+            backbone.trainable = False
+        frozen, _ = phase_lengths(cfg, epochs, backbone is not None)
+        compile_model(model, cfg, task, plan, steps, frozen, cfg.learning_rate)
+    return model, backbone
+
+
+def fit_phases(model, backbone, cfg: TrainConfig, task, plan, strategy, steps: int, epochs: int, fit,
+               log=print) -> dict[str, list[float]]:
+    """Run ``fit(epochs=..., [initial_epoch=...])`` for each phase; returns the merged history.
+    Pretrained backbones: frozen first, then unfrozen at a tenth of the learning rate."""
+    frozen, fine = phase_lengths(cfg, epochs, backbone is not None)
+    histories = []
+    if backbone is None:
+        histories.append(fit(epochs=epochs))
+    else:
+        log(f"Phase 1: backbone frozen, {frozen} epochs")
+        histories.append(fit(epochs=frozen))
+        log(f"Phase 2: fine-tuning the backbone at learning rate {cfg.learning_rate / 10:g}, {fine} epochs")
+        with strategy.scope():
+            backbone.trainable = True
+            compile_model(model, cfg, task, plan, steps, fine, cfg.learning_rate / 10)
+        done = len(histories[0].history.get("loss", []))
+        histories.append(fit(epochs=done + fine, initial_epoch=done))
+    history: dict[str, list[float]] = {}
+    for h in histories:
+        for key, values in h.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return history
+
+
+def init_from(model, run_dir: Path, task, log=print) -> None:
+    """Start from an earlier run's weights: its finished model, or its last checkpoint."""
+    from training.run_io import RunError, load_keras_model
+
+    candidates = [run_dir / MODEL_FILE, run_dir / "checkpoints" / "last.keras"]
+    source = next((p for p in candidates if p.is_file()), None)
+    if source is None:
+        raise DataError(f"--init-from {run_dir}: no model.keras or checkpoints/last.keras there")
+    run_file = run_dir / RUN_FILE
+    if run_file.is_file():
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise DataError(f"--init-from {run_file}: cannot be read as JSON; the run folder is damaged") from error
+        if isinstance(previous, dict) and previous.get("classes") and previous["classes"] != task.classes:
+            raise DataError(
+                f"--init-from {run_dir}: that run's classes {previous['classes']} differ from this folder's {task.classes}; "
+                "train from scratch (drop --init-from) when classes change"
+            )
+    try:
+        old = load_keras_model(source, "the --init-from model")
+    except RunError as error:
+        raise DataError(f"--init-from: {error}") from error
+    try:
+        model.set_weights(old.get_weights())
+    except ValueError as error:
+        raise DataError(f"--init-from {run_dir}: its model does not match this one ({error}); use the same --model and --image-size") from error
+    log(f"Initialised from {source}")
