@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.recipe_table import f1_at_mix, mix_weight
-from training.run_io import load_run
+from training.run_io import load_out_of_fold, load_run
 from training.threshold import binary_curve, choose_threshold
 
 SHRINK_TRIALS = (5, 10, 20, 40)  # pseudo-positives pulling the bagged threshold towards 0.5
@@ -68,6 +68,10 @@ def rows_for(run_dir: Path) -> dict:
     bagged = choose_threshold(val_s, val_y, "f1").threshold
     best = float(binary_curve(test_s, test_y)["f1"].max())
     shrunk = {f"f1_shrunk{k}": f1_at(test_s, test_y, shrink_threshold(bagged, int(val_y.sum()), k)) for k in SHRINK_TRIALS}
+    pooled = load_out_of_fold(run_dir)
+    if pooled is not None:  # --threshold-folds: the bagged rule on the out-of-fold scores of train+val
+        oof = choose_threshold(pooled["scores"], pooled["labels"], "f1").threshold
+        shrunk.update(oof=oof, f1_oof=f1_at(test_s, test_y, oof))
     return {
         **shrunk,
         "run": run_dir.name, "val_positives": int(val_y.sum()), "peak": peak, "bagged": bagged,
@@ -92,10 +96,12 @@ def table(rows: list[dict]) -> str:
                  f"{mean['f1_best']:.3f} | **{mean['mix_peak']:.3f}** | **{mean['mix_bagged']:.3f}** |")
     lines.append(f"\nbagged better than peak on test in {better} runs, worse in {worse}, equal in {len(rows) - better - worse}")
     rules = ["f1_bagged", "f1_0.5"] + [f"f1_shrunk{k}" for k in SHRINK_TRIALS if f"f1_shrunk{k}" in rows[0]]
+    rules += ["f1_oof"] if all("f1_oof" in r for r in rows) else []
     lines += ["", "Test F1 by rule over these runs (mean, sd, min, max):", "", "| rule | mean | sd | min | max |", "|---|---|---|---|---|"]
     for rule in rules:
         values = np.array([r[rule] for r in rows])
-        name = {"f1_bagged": "bagged (validation only)", "f1_0.5": "0.5"}.get(rule, rule.replace("f1_shrunk", "shrunk towards 0.5, k="))
+        name = {"f1_bagged": "bagged (validation only)", "f1_0.5": "0.5",
+                "f1_oof": "bagged on out-of-fold scores (--threshold-folds)"}.get(rule, rule.replace("f1_shrunk", "shrunk towards 0.5, k="))
         lines.append(f"| {name} | {values.mean():.3f} | {values.std(ddof=1) if len(values) > 1 else 0:.3f} | "
                      f"{values.min():.3f} | {values.max():.3f} |")
     shifts = [f"{r['run']} {r['median_positive_val']:.2f} -> {r['median_positive_test']:.2f}"
@@ -111,7 +117,7 @@ def cached_rows_for(run_dir: Path, cache: Path | None) -> dict:
         return rows_for(run_dir)
     from seefood.bundle import sha256_of
 
-    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}-v3.json"
+    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}-v4.json"
     if path.is_file():
         return json.loads(path.read_text())
     row = rows_for(run_dir)
