@@ -17,7 +17,7 @@ from desktop.qtsignals import emit
 from desktop.worker import DEFAULT_SMOOTHING, MAX_SMOOTHING, Verdict
 
 TOP_K = 5
-SLIDER_STEPS = 100  # the threshold slider moves in steps of 0.01
+SLIDER_STEPS = 1000  # the threshold slider moves in steps of 0.001 (page step 0.01)
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -108,7 +108,7 @@ class ThresholdPanel(QGroupBox):
         super().__init__("Threshold", parent)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.setPageStep(5)
+        self.slider.setPageStep(SLIDER_STEPS // 100)
         self.value_label = QLabel("0.50")
         self.tradeoff_label = QLabel("")
         self.tradeoff_label.setWordWrap(True)
@@ -119,6 +119,7 @@ class ThresholdPanel(QGroupBox):
         self.smooth_frames.setValue(DEFAULT_SMOOTHING)
         self.smooth_frames.setSuffix(" frames")
         self._curve: list[dict] = []
+        self._exact: float | None = None  # the model's own threshold, kept unrounded until the slider moves
 
         row = QHBoxLayout()
         row.addWidget(self.slider, 1)
@@ -138,7 +139,12 @@ class ThresholdPanel(QGroupBox):
 
     @property
     def threshold(self) -> float:
-        return self.slider.value() / SLIDER_STEPS
+        """The slider's value; the exact threshold given by ``set_model`` while the slider sits on it
+        (a bundle's 0.5443 stays 0.5443, not the slider's 0.544)."""
+        value = self.slider.value()
+        if self._exact is not None and value == round(self._exact * SLIDER_STEPS):
+            return self._exact
+        return value / SLIDER_STEPS
 
     @property
     def smoothing(self) -> int:
@@ -147,6 +153,7 @@ class ThresholdPanel(QGroupBox):
     def set_model(self, manifest: Manifest, threshold: float) -> None:
         """Show ``threshold`` for this model without emitting threshold_changed."""
         self._curve = manifest.validation_curve
+        self._exact = float(threshold)
         self.slider.blockSignals(True)
         self.slider.setValue(round(threshold * SLIDER_STEPS))
         self.slider.blockSignals(False)
@@ -158,7 +165,7 @@ class ThresholdPanel(QGroupBox):
 
     def _show_value(self) -> None:
         value = self.threshold
-        self.value_label.setText(f"{value:.2f}")
+        self.value_label.setText(f"{value:.3f}")
         point = tradeoff_at(self._curve, value)
         if point is None:
             self.tradeoff_label.setText("no validation curve in this bundle")

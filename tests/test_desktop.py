@@ -90,6 +90,22 @@ def test_bad_bundle_is_refused_and_the_old_model_keeps_running(qtbot, window, bu
     qtbot.waitUntil(lambda: window.worker.frames_classified > classified + 3, timeout=WAIT_MS)
 
 
+def test_a_bundle_threshold_is_kept_exact_until_the_slider_moves(qtbot, window, fresh_bundle, tiny_tflite):
+    write_bundle(fresh_bundle, tiny_tflite, threshold=0.5443)
+    window.open_bundle(fresh_bundle)
+    qtbot.waitUntil(lambda: window.model is not None, timeout=WAIT_MS)
+    panel = window.threshold_panel
+    assert panel.threshold == 0.5443  # not the slider's 0.544, nor the old 0.01 step's 0.54
+    assert panel.value_label.text() == "0.544"
+    key = f"thresholds/{window.model.manifest.model_sha256}"
+    assert window.settings.value(key) is None  # loading stores nothing
+    panel.slider.setValue(panel.slider.value() + 1)  # one step: 0.001
+    assert panel.threshold == pytest.approx(0.545)
+    assert float(window.settings.value(key)) == pytest.approx(0.545)
+    panel.slider.setValue(panel.slider.value() - 1)  # back on the model's own step: its exact value again
+    assert panel.threshold == 0.5443
+
+
 def test_bundle_reloads_after_it_changes_on_disk(qtbot, window, fresh_bundle, video_file, tiny_tflite):
     start(qtbot, window, fresh_bundle, video_file)
     write_bundle(fresh_bundle, tiny_tflite, name="retrained", threshold=0.9)
