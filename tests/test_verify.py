@@ -147,3 +147,26 @@ def test_borderline_flips_are_counted_apart_and_one_decision_is_the_resolution()
     failures = check(report, Tolerances())
     assert any(f.startswith("agreement") for f in failures)
     assert not any("recall" in f for f in failures)  # 1 of 2 positives = the resolution of this split
+
+
+def test_a_pass_on_few_photos_says_how_coarse_it_was():
+    import numpy as np
+
+    from export.verify import Tolerances, check, class_scores, compare_split, resolution_notes
+
+    # 6 positives, 30 negatives: one positive lost by the bundle is a drop the split cannot resolve
+    keras = np.array([0.9] * 6 + [0.1] * 30)
+    tflite = keras.copy()
+    tflite[0] = 0.2
+    targets = np.array([1] * 6 + [0] * 30)
+    result = compare_split("binary", class_scores("binary", keras), class_scores("binary", tflite), targets, 0.5,
+                           ["neg", "pos"], margin=0.01)
+    assert -result["deltas"]["f1"] > 0.05  # far above the 0.02 tolerance...
+    report = {"agreement": 1.0, "splits": {"test": result}, "tolerances": {"max_f1_drop": 0.02, "borderline": 0.01}}
+    assert check(report, Tolerances()) == []  # ...and still a pass: one decision of 6 photos
+    notes = resolution_notes(report)
+    assert len(notes) == 1 and "only 6 photos of 'pos'" in notes[0] and "up to 0.167" in notes[0]
+    many = np.array([0.9] * 60 + [0.1] * 60)
+    fine = compare_split("binary", class_scores("binary", many), class_scores("binary", many),
+                         np.array([1] * 60 + [0] * 60), 0.5, ["neg", "pos"], margin=0.01)
+    assert resolution_notes({**report, "splits": {"test": fine}}) == []  # 1/60 is inside the 0.02 tolerance
