@@ -6,6 +6,7 @@ import json
 import shlex
 
 import pytest
+from PIL import Image
 
 from seefood.cli import build_parser, main
 from training.compare import CompareConfig, recommend, summarise
@@ -53,6 +54,20 @@ def test_compare_writes_table_plot_and_a_runnable_train_command(make_folder, tmp
     # All runs share one split: the split seed is fixed while the model seed varies per repeat.
     splits = {name: (out / "runs" / f"{name}-r0" / "splits.json").read_text() for name in STRATEGIES}
     assert len(set(splits.values())) == 1
+
+    # Run again: finished runs are reused; once the folder changes they are trained again, not reused.
+    argv = ["compare", str(data), "--out", str(out), "--strategies", *STRATEGIES, "--repeats", "1",
+            "--epochs", "1", "--image-size", "32", "--batch-size", "16"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("reusing finished run") == 2
+    photo = sorted((data / "hotdog").iterdir())[0]
+    with Image.open(photo) as image:
+        flipped = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    flipped.save(data / "hotdog" / f"new-{photo.name}")  # a photo added after the comparison
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "reusing finished run" not in printed
+    assert printed.count("retraining: the data folder changed since it was trained") == 2
 
 
 def _summary(**f1_and_pr):

@@ -102,6 +102,9 @@ def test_the_threshold_is_chosen_on_out_of_fold_scores(folds_run, capsys):
     assert "The validation split alone" in report
     config = json.loads((folds_run / "config.json").read_text())
     assert config["threshold_folds"] == 2 and config["mixup"] == 0.2
+    from seefood.ownership import foreign_entries
+
+    assert foreign_entries(folds_run, "run") == []  # so `train --force` may replace it
 
 
 def test_retuning_a_folds_run_chooses_on_its_out_of_fold_scores(folds_run, tmp_path):

@@ -121,15 +121,22 @@ def run_folder(out: Path, strategy: str, repeat: int) -> Path:
     return out / "runs" / f"{strategy}-r{repeat}"
 
 
-def _finished(run_dir: Path, cfg: TrainConfig) -> bool:
-    """A finished run with the same options (so it can be reused instead of retrained)."""
+def _finished(run_dir: Path, cfg: TrainConfig, fingerprint) -> str | None:
+    """Why a finished run cannot be reused for ``cfg`` (None: it can, instead of retraining):
+    it must have the same options and have been trained on the folder as it is now
+    (``fingerprint()``: the content-hash fingerprint of the data folder, computed only when needed)."""
     if not ((run_dir / "metrics.json").is_file() and (run_dir / "test_scores.npz").is_file()):
-        return False
+        return "not finished"
     saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     wanted = cfg.to_dict()
-    keys = ("data_dir", "model", "image_size", "epochs", "batch_size", "balance", "augment", "loss", "positive",
-            "seed", "split_seed", "patience")
-    return all(saved.get(k) == wanted.get(k) for k in keys)
+    changed = [k for k, v in wanted.items()
+               if k not in ("out", "force") and not (k == "positive" and v is None) and saved.get(k) != v]
+    if changed:
+        return f"options changed ({', '.join(changed)})"
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if run.get("dataset_fingerprint") != fingerprint():
+        return "the data folder changed since it was trained"
+    return None
 
 
 # --- one run ---------------------------------------------------------------------------------------------------
@@ -363,6 +370,18 @@ def compare(cfg: CompareConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     image_cache: dict[str, np.ndarray] = {}
     rows: dict[str, list[dict]] = {}
+    fingerprints: dict[str, str] = {}
+
+    def fingerprint() -> str:
+        """The data folder's fingerprint as ``seefood train`` computes it (same split seed and fractions)."""
+        if "now" not in fingerprints:
+            from training.dataset import discover
+
+            t = cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)
+            fingerprints["now"] = discover(t.data_dir, t.split_seed, t.val_fraction, t.test_fraction,
+                                           t.min_image_side).fingerprint()
+        return fingerprints["now"]
+
     total = len(cfg.strategies) * cfg.repeats
     done = 0
     for name in cfg.strategies:
@@ -372,10 +391,12 @@ def compare(cfg: CompareConfig) -> dict:
             done += 1
             tcfg = cfg.train_config(strategy, repeat)
             run_dir = Path(tcfg.out)
-            if _finished(run_dir, tcfg):
+            stale = _finished(run_dir, tcfg, fingerprint)
+            if stale is None:
                 print(f"== [{done}/{total}] {name} repeat {repeat}: reusing finished run {run_dir}", flush=True)
             else:
-                print(f"== [{done}/{total}] {name} repeat {repeat} (seed {tcfg.seed}) -> {run_dir}", flush=True)
+                again = "" if stale == "not finished" else f" (retraining: {stale})"
+                print(f"== [{done}/{total}] {name} repeat {repeat} (seed {tcfg.seed}) -> {run_dir}{again}", flush=True)
                 keras.backend.clear_session()
                 train(tcfg)
                 save_test_scores(run_dir, image_cache)
