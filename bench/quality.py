@@ -124,6 +124,11 @@ def run_seefood(task: Path, recipe: str, seed: int, runs_dir: Path, extra: list[
     (runs_dir / f"{out.name}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}); log in {runs_dir / (out.name + '.log')}")
+    return dict(row_of(out, task, recipe), seconds=round(seconds, 1))
+
+
+def row_of(out: Path, task: Path, recipe: str) -> dict:
+    """A results row from a finished run's metrics.json and run.json (the test split's numbers)."""
     metrics = json.loads((out / "metrics.json").read_text())
     run = json.loads((out / "run.json").read_text())
     test = metrics["splits"]["test"]
@@ -131,18 +136,48 @@ def run_seefood(task: Path, recipe: str, seed: int, runs_dir: Path, extra: list[
     smallest = _smallest_class(task)
     per_class = at["per_class"]
     n = max(1, at["n"])
-    row = {
+    return {
         "minority_f1": per_class[smallest]["f1"],
         "pr_auc": test["ranking"].get("pr_auc"),
         "macro_f1": at["macro_f1"],
         "smallest_recall": per_class[smallest]["recall"],
         "unknown_share": at.get("unknown", 0) / n,
-        "seconds": round(seconds, 1),
+        "seconds": run.get("train_seconds"),
         "epochs": run.get("epochs_run"),
         "threshold": at["threshold"],
         "warnings": [w.get("code") for w in metrics.get("warnings", [])],
     }
-    return row
+
+
+def rethreshold(out_dir: Path, label: str, new_label: str) -> None:
+    """Copy the finished default runs of ``label`` to ``new_label`` and choose their thresholds again
+    with this checkout's rule (``seefood evaluate RUN --threshold-objective OBJ``): a new threshold
+    rule measured on the very same models, without retraining. Rows keep the original wall time."""
+    import shutil
+
+    results_file = out_dir / "results.jsonl"
+    rows = load_results(results_file)
+    done = {(r["set"], r["family"], r["recipe"], r["seed"]) for r in rows if r.get("label", "") == new_label}
+    for row in [r for r in rows if r.get("label", "") == label and r["recipe"] == "default"]:
+        if (row["set"], row["family"], row["recipe"], row["seed"]) in done:
+            continue
+        name = f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
+        source, target = out_dir / "runs" / (label or "runs") / name, out_dir / "runs" / new_label / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target, symlinks=True)
+        objective = json.loads((target / "config.json").read_text()).get("threshold_objective", "f1")
+        proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(target), "--threshold-objective",
+                               objective], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        if proc.returncode != 0:
+            raise RuntimeError(f"seefood evaluate {target} failed: {proc.stderr[-1000:]}")
+        new = dict(row, **row_of(target, out_dir / "tasks" / f"{row['set']}-{row['family']}", "default"),
+                   seconds=row["seconds"], label=new_label)
+        with results_file.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(new) + "\n")
+        print(f"{name}: threshold {row['threshold']:.3f} -> {new['threshold']:.3f}, minority F1 "
+              f"{row['minority_f1']:.3f} -> {new['minority_f1']:.3f}", flush=True)
 
 
 def run_reference(task: Path) -> dict:
@@ -237,9 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reevaluate", action="store_true",
                         help="run `seefood evaluate` again on every finished run (of --label, when given) with this "
                              "checkout's code (e.g. a changed tiny-class guard) and update the warnings column")
+    parser.add_argument("--rethreshold", metavar="NEW_LABEL",
+                        help="copy the default runs of --label to NEW_LABEL and choose their thresholds again with "
+                             "this checkout's rule (no retraining)")
     args = parser.parse_args(argv)
     results_file = args.out / "results.jsonl"
     if args.table:
+        print(table(load_results(results_file)))
+        return 0
+    if args.rethreshold:
+        rethreshold(args.out, args.label, args.rethreshold)
         print(table(load_results(results_file)))
         return 0
     if args.reevaluate:

@@ -1,5 +1,7 @@
 """How well a threshold chosen on validation carries over to test: the single best-F1 peak of the
-validation split against the bagged rule `seefood train` uses (training/threshold.py).
+validation split, the bagged mean of bootstrap peaks, that mean pulled towards the run's balanced
+point by k pseudo-positives (k = 10 is what `seefood train` uses, training/threshold.py), 0.5, and
+with --threshold-folds runs the out-of-fold choice.
 
     python -m bench.threshold_rules [--cache DIR] runs/f5_default2 runs/f5_plain ...
 
@@ -19,21 +21,9 @@ import numpy as np
 
 from bench.recipe_table import f1_at_mix, mix_weight
 from training.run_io import load_out_of_fold, load_run
-from training.threshold import binary_curve, choose_threshold
+from training.threshold import binary_curve, choose_threshold, shrink_towards
 
-SHRINK_TRIALS = (5, 10, 20, 40)  # pseudo-positives pulling the bagged threshold towards 0.5
-
-
-def shrink_threshold(threshold: float, positives: int, strength: float, prior: float = 0.5) -> float:
-    """A candidate rule, measured here and not adopted (docs/quality.md): ``threshold`` pulled
-    towards ``prior`` as if ``strength`` more positives had voted for it, with weight
-    w = positives / (positives + strength). With 2 validation positives the split's own choice
-    barely counts; with 100 it almost decides alone. 0.5 is where a model trained on a balanced mix
-    (the default rebalancing) separates the classes when nothing else is known."""
-    weight = positives / (positives + strength) if positives + strength > 0 else 0.0
-    return float(weight * threshold + (1.0 - weight) * prior)
-
-
+SHRINK_TRIALS = (5, 10, 20, 40)  # pseudo-positives behind the prior (training.threshold.PRIOR_STRENGTH is 10)
 
 
 def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_weight: float = 1.0) -> float:
@@ -67,14 +57,17 @@ def rows_for(run_dir: Path) -> dict:
     peak = choose_threshold(val_s, val_y, "f1", bootstrap=0).threshold
     bagged = choose_threshold(val_s, val_y, "f1").threshold
     best = float(binary_curve(test_s, test_y)["f1"].max())
-    shrunk = {f"f1_shrunk{k}": f1_at(test_s, test_y, shrink_threshold(bagged, int(val_y.sum()), k)) for k in SHRINK_TRIALS}
+    run = load_run(run_dir)
+    prior = run.prior if run.prior is not None else 0.5  # the rule measured on any run, balanced or not
+    shrunk = {f"f1_shrunk{k}": f1_at(test_s, test_y, shrink_towards(bagged, int(val_y.sum()), prior, k)[0])
+              for k in SHRINK_TRIALS}
     pooled = load_out_of_fold(run_dir)
     if pooled is not None:  # --threshold-folds: the bagged rule on the out-of-fold scores of train+val
         oof = choose_threshold(pooled["scores"], pooled["labels"], "f1").threshold
         shrunk.update(oof=oof, f1_oof=f1_at(test_s, test_y, oof))
     return {
         **shrunk,
-        "run": run_dir.name, "val_positives": int(val_y.sum()), "peak": peak, "bagged": bagged,
+        "run": run_dir.name, "val_positives": int(val_y.sum()), "peak": peak, "bagged": bagged, "prior": prior,
         "f1_peak": f1_at(test_s, test_y, peak), "f1_bagged": f1_at(test_s, test_y, bagged),
         "f1_0.5": f1_at(test_s, test_y, 0.5), "f1_best": best,
         "mix_peak": f1_at(test_s, test_y, peak, weight), "mix_bagged": f1_at(test_s, test_y, bagged, weight),
@@ -101,7 +94,7 @@ def table(rows: list[dict]) -> str:
     for rule in rules:
         values = np.array([r[rule] for r in rows])
         name = {"f1_bagged": "bagged (validation only)", "f1_0.5": "0.5",
-                "f1_oof": "bagged on out-of-fold scores (--threshold-folds)"}.get(rule, rule.replace("f1_shrunk", "shrunk towards 0.5, k="))
+                "f1_oof": "bagged on out-of-fold scores (--threshold-folds)"}.get(rule, rule.replace("f1_shrunk", "bagged, shrunk towards the balanced point, k="))
         lines.append(f"| {name} | {values.mean():.3f} | {values.std(ddof=1) if len(values) > 1 else 0:.3f} | "
                      f"{values.min():.3f} | {values.max():.3f} |")
     shifts = [f"{r['run']} {r['median_positive_val']:.2f} -> {r['median_positive_test']:.2f}"
@@ -117,7 +110,7 @@ def cached_rows_for(run_dir: Path, cache: Path | None) -> dict:
         return rows_for(run_dir)
     from seefood.bundle import sha256_of
 
-    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}-v4.json"
+    path = cache / f"{sha256_of(run_dir / 'model.keras')[:16]}-{run_dir.name}-v5.json"
     if path.is_file():
         return json.loads(path.read_text())
     row = rows_for(run_dir)

@@ -155,14 +155,16 @@ def compare_split(task: str, keras: np.ndarray, tflite: np.ndarray, targets: np.
     }
 
 
-def retune_threshold(task: str, scores: np.ndarray, targets: np.ndarray, objective: str) -> dict:
-    """The threshold the run's objective picks on these (validation) scores."""
+def retune_threshold(task: str, scores: np.ndarray, targets: np.ndarray, objective: str,
+                     prior: float | None = None) -> dict:
+    """The threshold the run's objective picks on these (validation) scores (with the run's prior:
+    ``RunInfo.prior``)."""
     from training.threshold import choose_multiclass_threshold, choose_threshold
 
     objective = objective or "f1"
     try:
         if task == "binary":
-            choice = choose_threshold(scores[:, 1], targets == 1, objective)
+            choice = choose_threshold(scores[:, 1], targets == 1, objective, prior=prior)
         else:
             choice = choose_multiclass_threshold(scores, targets, objective)
     except ValueError as error:  # e.g. a validation split with one class only
@@ -329,8 +331,9 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
     thresholds = {"manifest": threshold, "objective": run.threshold_objective or "f1"}
     if "val" in scored:
         keras_val, tflite_val, val_targets = scored["val"]
-        thresholds["retuned_tflite"] = retune_threshold(run.task, tflite_val, val_targets, thresholds["objective"])
-        thresholds["retuned_keras"] = retune_threshold(run.task, keras_val, val_targets, thresholds["objective"])
+        prior = run.prior
+        thresholds["retuned_tflite"] = retune_threshold(run.task, tflite_val, val_targets, thresholds["objective"], prior)
+        thresholds["retuned_keras"] = retune_threshold(run.task, keras_val, val_targets, thresholds["objective"], prior)
         retuned = thresholds["retuned_tflite"].get("threshold")
         if retuned is not None and "test" in scored:
             _, tflite_test, test_targets = scored["test"]

@@ -90,7 +90,8 @@ def test_the_threshold_is_chosen_on_out_of_fold_scores(folds_run, capsys):
     assert pooled["folds"] == 2 and len(pooled["scores"]) == len(train_val)
     assert list(pooled["labels"]) == [t for _, t in train_val]
     assert np.all((pooled["scores"] >= 0) & (pooled["scores"] <= 1))
-    assert run.threshold == pytest.approx(choose_threshold(pooled["scores"], pooled["labels"], "f1").threshold)
+    assert run.threshold == pytest.approx(
+        choose_threshold(pooled["scores"], pooled["labels"], "f1", prior=run.prior).threshold)
     chosen_on = run.raw["threshold_chosen_on"]
     assert chosen_on["scores"] == "out_of_fold" and chosen_on["photos"] == len(train_val)
     assert chosen_on["positives"] == int(pooled["labels"].sum())
@@ -118,7 +119,7 @@ def test_retuning_a_folds_run_chooses_on_its_out_of_fold_scores(folds_run, tmp_p
     after = json.loads((run / "run.json").read_text())
     pooled = load_out_of_fold(run)
     assert after["threshold"] == pytest.approx(
-        choose_threshold(pooled["scores"], pooled["labels"], "recall>=0.9").threshold)
+        choose_threshold(pooled["scores"], pooled["labels"], "recall>=0.9", prior=0.5).threshold)
     assert after["threshold_chosen_on"]["scores"] == "out_of_fold"
 
 

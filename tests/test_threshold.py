@@ -66,6 +66,47 @@ def test_bagged_threshold_is_steadier_and_transfers_better_than_the_peak():
     assert np.mean([test_f1(t) for t in bagged]) >= np.mean([test_f1(t) for t in peaks])
 
 
+def test_few_positives_pull_the_threshold_towards_the_balanced_point():
+    from training.threshold import balanced_point, shrink_towards
+
+    assert balanced_point([0.5, 0.5]) == 0.5 and balanced_point({"not_hotdog": 0.5, "hotdog": 0.5}) == 0.5
+    assert balanced_point([0.889, 0.111]) is None  # a model trained on the natural mix has no fixed point
+    assert shrink_towards(0.95, 2, 0.5) == pytest.approx((0.5 + 0.45 * 2 / 12, 10 / 12))
+    assert shrink_towards(0.95, 100, 0.5)[1] == pytest.approx(10 / 110)  # 100 positives almost decide alone
+
+    plain = choose_threshold(SCORES, LABELS, "f1")
+    pulled = choose_threshold(SCORES, LABELS, "f1", prior=0.5)
+    assert pulled.split_threshold == pytest.approx(plain.threshold) and pulled.prior_weight == pytest.approx(0.5)
+    assert pulled.threshold == pytest.approx((plain.threshold + 0.5) / 2)  # 10 positives: half and half
+    p, r = _rates(pulled.threshold)
+    assert (p, r) == pytest.approx((pulled.precision, pulled.recall))  # the rates of the threshold it returns
+    # constraints are met on the split as it is: no pulling
+    assert choose_threshold(SCORES, LABELS, "recall>=0.9", prior=0.5) == choose_threshold(SCORES, LABELS, "recall>=0.9")
+
+
+def test_the_prior_rescues_a_split_with_two_positives():
+    """A validation split with 2 positives (the benchmark's worst case) drawn from the same scores as a
+    large test set: the split's own threshold scatters, pulled towards 0.5 it transfers better."""
+    rng = np.random.default_rng(3)
+
+    def draw(n_pos, n_neg):
+        s = np.r_[rng.beta(4, 2, n_pos), rng.beta(2, 4, n_neg)]  # a balanced-mix model: classes meet at 0.5
+        return s, np.r_[np.ones(n_pos), np.zeros(n_neg)].astype(bool)
+
+    test_s, test_y = draw(20000, 80000)
+
+    def test_f1(t):
+        pred = test_s >= t
+        return 2 * np.sum(pred & test_y) / (pred.sum() + test_y.sum())
+
+    alone, pulled = [], []
+    for _ in range(40):
+        s, y = draw(2, 16)
+        alone.append(test_f1(choose_threshold(s, y, "f1", bootstrap=50).threshold))
+        pulled.append(test_f1(choose_threshold(s, y, "f1", bootstrap=50, prior=0.5).threshold))
+    assert np.mean(pulled) > np.mean(alone) and np.min(pulled) > np.min(alone)
+
+
 def test_recall_objective_reaches_recall_with_best_precision():
     choice = choose_threshold(SCORES, LABELS, "recall>=0.9")
     p, r = _rates(choice.threshold)

@@ -39,7 +39,10 @@ def test_threshold_is_chosen_on_validation_not_test(tiny_binary_run):
     paths = [p for p, _ in run.splits["val"]]
     labels = np.array([t for _, t in run.splits["val"]])
     scores = predict_scores(model, paths, 32, 16, True)
-    assert run.threshold == pytest.approx(choose_threshold(scores, labels, "f1").threshold)
+    assert run.prior == 0.5  # the default rebalancing trains on a balanced mix
+    choice = choose_threshold(scores, labels, "f1", prior=0.5)
+    assert run.threshold == pytest.approx(choice.threshold)
+    assert run.raw["threshold_choice"]["split_threshold"] == pytest.approx(choice.split_threshold)
     metrics = json.loads((tiny_binary_run / "metrics.json").read_text())
     assert metrics["threshold"]["chosen_on"] == {"scores": "validation", "photos": len(labels),
                                                  "positives": int(labels.sum())}

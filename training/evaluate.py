@@ -24,10 +24,12 @@ EVAL_BATCH = 64
 
 
 def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary: bool, objective: str,
-                                image_size: int, pooled: dict | None = None) -> dict:
+                                image_size: int, pooled: dict | None = None, prior: float | None = None) -> dict:
     """Threshold from the validation split (never test), or, for a binary run with ``pooled``
     out-of-fold scores of train+val (``--threshold-folds``), from those: the validation split's
-    own choice is then printed beside it and recorded as ``chosen_on.validation_only``."""
+    own choice is then printed beside it and recorded as ``chosen_on.validation_only``.
+    ``prior``: the binary model's balanced point (``training.threshold.balanced_point``) that an
+    ``f1`` threshold chosen on few positives is pulled towards."""
     from training.pipeline import predict_scores
 
     paths = [path for path, _ in val_items]
@@ -38,12 +40,12 @@ def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary:
         positives = int(np.sum(labels == 1))
         chosen_on["positives"] = positives
         if pooled is not None:
-            alone = choose_threshold(scores, labels, objective)
+            alone = choose_threshold(scores, labels, objective, prior=prior)
             scores, labels = pooled["scores"], pooled["labels"]
             chosen_on = {"scores": "out_of_fold", "folds": pooled["folds"], "photos": len(labels),
                          "positives": int(np.sum(labels == 1)), "validation_only": alone.threshold,
                          "validation_positives": positives}
-        choice = choose_threshold(scores, labels, objective)
+        choice = choose_threshold(scores, labels, objective, prior=prior)
         curve = validation_curve(scores, labels)
     else:
         choice = choose_multiclass_threshold(scores, labels, objective)
@@ -85,7 +87,7 @@ def retune_run(run: RunInfo, objective: str, model=None) -> RunInfo:
     model = model or run.load_model()
     pooled = load_out_of_fold(run.run_dir) if run.binary else None
     info = choose_and_record_threshold(model, run.splits["val"], run.binary, objective, run.preprocessing.image_size,
-                                       pooled)
+                                       pooled, run.prior)
     raw = dict(run.raw, threshold=info["threshold"], threshold_objective=objective,
                threshold_choice=info["choice"], validation_curve=info["curve"], threshold_chosen_on=info["chosen_on"])
     write_json_atomic(run.run_dir / RUN_FILE, raw)

@@ -122,6 +122,17 @@ class RunInfo:
     def negative_class(self) -> str | None:
         return self.classes[0] if self.binary else None
 
+    @property
+    def prior(self) -> float | None:
+        """0.5 for a binary run trained on a balanced loss mix (the point an f1 threshold chosen on few
+        validation positives is pulled towards), else None (``training.threshold.balanced_point``)."""
+        from training.threshold import balanced_point
+
+        mix = (self.raw.get("balance") or {}).get("effective_mix")
+        if not self.binary or not isinstance(mix, dict) or any(c not in mix for c in self.classes):
+            return None
+        return balanced_point([float(mix[c]) for c in self.classes])
+
     def load_model(self):
         if not self.model_path.is_file():
             raise FileNotFoundError(

@@ -7,7 +7,14 @@ Binary: the score is the positive class's probability; objectives
   of the best-F1 thresholds of bootstrap resamples of the validation split (``BOOTSTRAP`` of them,
   fixed seed); the 10th-90th percentile of those thresholds is reported as its uncertainty, and the
   peak of the split itself beside it. On 19 food5 models this raised mean test F1 from 0.615 to
-  0.631, better in 11 and worse in 8 (docs/food5-results.md, bench/threshold_rules.py);
+  0.631, better in 11 and worse in 8 (docs/food5-results.md, bench/threshold_rules.py).
+  Then that bagged threshold is pulled towards the model's balanced point by the evidence behind
+  it: t = w * bagged + (1 - w) * 0.5, w = positives / (positives + ``PRIOR_STRENGTH``), for a
+  model trained on a balanced loss mix (every rebalancing strategy; ``balanced_point``), which
+  gives a photo with equal evidence for both classes the score 0.5. With 2 validation positives the split's choice (0.95 once, test F1 0.56; 0.69 at
+  0.5) barely counts; with 100 it almost decides alone. On the quality benchmark's 20 binary and
+  tiny runs of the new recipe this raised the mean test F1 and, above all, the worst run
+  (docs/quality.md, "The threshold on small validation splits");
 - ``recall>=X``: among thresholds that find at least X of the positives, the one with the best
   precision (the "don't miss a hotdog" setting);
 - ``precision>=X``: among thresholds whose alarms are right at least X of the time, the one with
@@ -28,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 BOOTSTRAP = 200  # resamples of the validation split for the f1 objective (0: the plain peak)
+PRIOR_STRENGTH = 10  # pseudo-positives behind the prior threshold (5 to 40 measured within 0.002 F1 of each other)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,11 @@ class ThresholdChoice:
     peak_threshold: float | None = None
     peak_f1: float | None = None
     coverage: float | None = None  # multi-class: share of validation photos answered (not "unknown")
+    # f1 with a prior: the bagged threshold of the split before it was pulled towards ``prior``
+    # (0.5, ``balanced_point``); ``prior_weight`` = PRIOR_STRENGTH / (positives + PRIOR_STRENGTH)
+    split_threshold: float | None = None
+    prior: float | None = None
+    prior_weight: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,10 +68,33 @@ def describe_uncertainty(choice: dict) -> str:
     spread = choice.get("spread") or []
     if len(spread) != 2 or choice.get("peak_threshold") is None:
         return ""
-    return (
+    line = (
         f"resampled validation sets put it between {spread[0]:.2f} and {spread[1]:.2f} (10th-90th percentile); "
         f"the split's own F1 peak is {choice['peak_f1']:.3f} at {choice['peak_threshold']:.3f}"
     )
+    if choice.get("prior") is not None and choice.get("split_threshold") is not None:
+        line += (f"; their mean {choice['split_threshold']:.3f} was pulled towards {choice['prior']:.2f} (where a model "
+                 f"trained on a balanced mix weighs both classes equally), which weighs {choice['prior_weight']:.0%} "
+                 "with this many positive photos")
+    return line
+
+
+def shrink_towards(threshold: float, positives: int, prior: float, strength: float = PRIOR_STRENGTH) -> tuple[float, float]:
+    """(``threshold`` pulled towards ``prior``, the prior's weight): as if ``strength`` more positive
+    photos had voted for ``prior``. 2 positives: the prior weighs 83%; 100: 9%."""
+    weight = strength / (positives + strength) if positives + strength > 0 else 1.0
+    return float((1.0 - weight) * threshold + weight * prior), float(weight)
+
+
+def balanced_point(effective_mix: list[float] | dict) -> float | None:
+    """0.5 for a binary model trained on a balanced loss mix ([negative, positive] shares, or
+    {class: share} in that order), else None. 0.5 is logit 0: where such a model sees equal evidence
+    for both classes, and it stays there however over- or under-confident training left the model
+    (confidence scales logits; it does not move 0). A model trained on the natural mix has no such
+    fixed point (its positives scored 0.01 to 0.5 on the benchmark, whatever its 11% share said), so
+    its threshold comes from validation alone: pulling it towards 0.11 lost 0.09 F1 there."""
+    shares = list(effective_mix.values()) if isinstance(effective_mix, dict) else list(effective_mix)
+    return 0.5 if len(shares) == 2 and abs(float(shares[1]) - 0.5) < 0.01 else None
 
 
 def parse_objective(objective: str) -> tuple[str, float | None]:
@@ -145,11 +181,14 @@ def bootstrap_thresholds(scores, labels, resamples: int = BOOTSTRAP, seed: int =
     return bootstrap(scores, labels, _best_f1_threshold, resamples, seed)
 
 
-def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOOTSTRAP) -> ThresholdChoice:
+def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOOTSTRAP,
+                     prior: float | None = None) -> ThresholdChoice:
     """The binary decision threshold that meets ``objective`` on these (validation) scores.
 
-    ``f1`` is bagged over ``bootstrap`` resamples (see the module docstring); the recall / precision
-    objectives are constraints checked on the split as it is, so they take its exact threshold."""
+    ``f1`` is bagged over ``bootstrap`` resamples and, given ``prior`` (``balanced_point``), pulled
+    towards it by how few positives the split holds (see the module docstring); the recall /
+    precision objectives are constraints checked on the split as it is, so they take its exact
+    threshold."""
     kind, target = parse_objective(objective)
     if kind == "coverage":
         raise ValueError("coverage>=X is for multi-class models (it sets when to answer 'unknown'); a binary model "
@@ -168,8 +207,13 @@ def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOO
     bagged = bootstrap_thresholds(scores, labels, bootstrap)
     threshold = float(np.mean(bagged)) if len(bagged) else peak
     spread = [float(np.percentile(bagged, 10)), float(np.percentile(bagged, 90))] if len(bagged) else []
+    split_threshold, weight = None, None
+    if prior is not None:
+        split_threshold = threshold
+        threshold, weight = shrink_towards(threshold, int(labels.sum()), prior)
     p, r, f = _rates_at(scores, labels, threshold)
-    return ThresholdChoice(threshold, objective, p, r, f, met, note, spread, peak, float(curve["f1"][i]))
+    return ThresholdChoice(threshold, objective, p, r, f, met, note, spread, peak, float(curve["f1"][i]),
+                           split_threshold=split_threshold, prior=prior, prior_weight=weight)
 
 
 def multiclass_rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float, float]:

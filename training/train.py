@@ -273,14 +273,17 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
     import tensorflow as tf
 
     from training.evaluate import choose_and_record_threshold, evaluate_run
+    from training.threshold import balanced_point
 
     task, audit, splits, plan, inv = prepared.task, prepared.audit, prepared.splits, prepared.plan, prepared.inv
     save_model_atomic(model, out / MODEL_FILE)
     val_items = [(e["path"], e["target"]) for e in splits["val"]]
     if pooled is not None:
         save_out_of_fold(out, pooled)
-    threshold_info = choose_and_record_threshold(model, val_items, task.kind == "binary", cfg.threshold_objective,
-                                                 cfg.image_size, pooled)
+    binary = task.kind == "binary"
+    prior = balanced_point(plan.effective_mix) if binary else None
+    threshold_info = choose_and_record_threshold(model, val_items, binary, cfg.threshold_objective, cfg.image_size,
+                                                 pooled, prior)
     run = {
         "run_id": f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
         "status": "finished",
