@@ -172,8 +172,8 @@ def rethreshold(out_dir: Path, label: str, new_label: str) -> None:
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         if proc.returncode != 0:
             raise RuntimeError(f"seefood evaluate {target} failed: {proc.stderr[-1000:]}")
-        new = dict(row, **row_of(target, out_dir / "tasks" / f"{row['set']}-{row['family']}", "default"),
-                   seconds=row["seconds"], label=new_label)
+        new = {**row, **row_of(target, out_dir / "tasks" / f"{row['set']}-{row['family']}", "default"),
+               "seconds": row["seconds"], "label": new_label}
         with results_file.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(new) + "\n")
         print(f"{name}: threshold {row['threshold']:.3f} -> {new['threshold']:.3f}, minority F1 "

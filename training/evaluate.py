@@ -152,7 +152,7 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         results[name] = evaluate_split(run, scores, labels)
         raw[name] = (paths, labels, scores)
     history = history if history is not None else read_history(run.run_dir)
-    overfit = M.overfitting_check(history)
+    overfit = M.overfitting_check(history, run.raw.get("kept_weights"))
     warnings = []
     if "val" in raw:
         from training.guard import tiny_class_warnings

@@ -145,8 +145,18 @@ def most_confused(confusion: list[list[int]], classes: list[str], top: int = 5) 
     return sorted(pairs, key=lambda p: -p["count"])[:top]
 
 
-def overfitting_check(history: dict[str, list[float]]) -> dict:
-    """Validation loss rising while training loss falls: the signature of overfitting."""
+def _kept_note(kept: dict | None) -> str:
+    if kept and kept.get("rule") == "best":
+        return f"The weights of epoch {kept['epoch']} (best {kept.get('monitor', 'validation metric')}) were kept."
+    if kept and kept.get("rule") == "final":
+        return ("The final weights were kept (the learning rate decays to zero over the budget; --patience N keeps "
+                "the best epoch instead).")
+    return ""
+
+
+def overfitting_check(history: dict[str, list[float]], kept: dict | None = None) -> dict:
+    """Validation loss rising while training loss falls: the signature of overfitting. ``kept``
+    (run.json ``kept_weights``) says which weights the run kept, so the note says what was done."""
     loss, val = history.get("loss", []), history.get("val_loss", [])
     if len(val) < 3:
         return {"overfitting": False, "note": "too few epochs to judge"}
@@ -160,8 +170,8 @@ def overfitting_check(history: dict[str, list[float]]) -> dict:
             overfitting=True,
             note=(
                 f"validation loss rose from {val[best]:.3f} (epoch {best + 1}) to {val[-1]:.3f} (epoch {len(val)}) "
-                f"while training loss fell from {loss[best]:.3f} to {loss[-1]:.3f}: the model is memorising; "
-                "the best epoch's weights were kept. More photos or stronger --augment help."
+                f"while training loss fell from {loss[best]:.3f} to {loss[-1]:.3f}: the model is memorising. "
+                + _kept_note(kept) + " More photos or stronger --augment help."
             ),
         )
     else:

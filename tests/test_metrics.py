@@ -1,0 +1,28 @@
+"""The overfitting check that report.md, metrics.json and the terminal show (training/metrics.py)."""
+
+from __future__ import annotations
+
+from training.metrics import overfitting_check
+
+MEMORISING = {"loss": [0.9, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2], "val_loss": [0.8, 0.5, 0.4, 0.45, 0.55, 0.6, 0.7]}
+
+
+def test_rising_validation_loss_while_training_loss_falls_is_overfitting():
+    result = overfitting_check(MEMORISING, {"rule": "final", "epoch": 7})
+    assert result["overfitting"] and result["best_val_loss_epoch"] == 3 and result["last_val_loss"] == 0.7
+    assert "rose from 0.400 (epoch 3) to 0.700 (epoch 7)" in result["note"]
+    assert "final weights were kept" in result["note"] and "--patience" in result["note"]
+
+
+def test_the_note_names_the_epoch_that_early_stopping_kept():
+    result = overfitting_check(MEMORISING, {"rule": "best", "epoch": 3, "monitor": "val_pr_auc"})
+    assert "weights of epoch 3 (best val_pr_auc) were kept" in result["note"]
+    assert "final weights" not in result["note"]
+
+
+def test_falling_or_flat_validation_loss_is_not_overfitting():
+    learning = {"loss": [0.9, 0.6, 0.5, 0.4], "val_loss": [0.8, 0.6, 0.5, 0.45]}
+    assert not overfitting_check(learning)["overfitting"]
+    both_rise = {"loss": [0.3, 0.2, 0.35, 0.4, 0.5], "val_loss": [0.5, 0.4, 0.5, 0.6, 0.7]}  # diverging, not memorising
+    assert not overfitting_check(both_rise)["overfitting"]
+    assert overfitting_check({"loss": [1.0, 0.5], "val_loss": [1.0, 0.9]})["note"] == "too few epochs to judge"
