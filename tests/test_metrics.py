@@ -26,3 +26,31 @@ def test_falling_or_flat_validation_loss_is_not_overfitting():
     both_rise = {"loss": [0.3, 0.2, 0.35, 0.4, 0.5], "val_loss": [0.5, 0.4, 0.5, 0.6, 0.7]}  # diverging, not memorising
     assert not overfitting_check(both_rise)["overfitting"]
     assert overfitting_check({"loss": [1.0, 0.5], "val_loss": [1.0, 0.9]})["note"] == "too few epochs to judge"
+
+
+def test_early_stopping_keeps_the_best_epoch_across_both_phases_of_a_run():
+    """A pretrained backbone trains in two fit() calls (frozen, then fine-tuned). The best epoch of the
+    first must survive the second: Keras's own EarlyStopping forgets it at each fit."""
+    import keras
+    import numpy as np
+
+    from training.callbacks import RunEarlyStopping
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = np.random.default_rng(0).normal(size=(16, 3)), np.zeros((16, 1))
+    scores = iter([0.5, 0.9, 0.6, 0.7, 0.8, 0.6])  # the best epoch is the 2nd, in the first phase
+    snapshots = {}
+
+    class Score(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_score"] = next(scores)
+            snapshots[epoch] = [w.copy() for w in self.model.get_weights()]
+
+    stopper = RunEarlyStopping(monitor="val_score", mode="max", patience=10, restore_best_weights=True)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[Score(), stopper])
+    model.fit(x, y, epochs=6, initial_epoch=3, verbose=0, callbacks=[Score(), stopper])
+    assert stopper.best_epoch == 1 and stopper.best == 0.9
+    for kept, best in zip(model.get_weights(), snapshots[1]):
+        np.testing.assert_array_equal(kept, best)

@@ -113,7 +113,8 @@ def test_evaluate_chooses_the_threshold_again_for_a_new_objective(tiny_binary_ru
     after = json.loads((run / "run.json").read_text())
     assert after["threshold_objective"] == "recall>=1.0"
     assert after["threshold_choice"]["recall"] == 1.0 and after["threshold_choice"]["met"]
-    assert after["threshold"] <= before["threshold"]  # finding every hotdog never needs a higher bar
+    # finding every hotdog never needs a higher bar than the split's own best-F1 threshold
+    assert after["threshold"] <= before["threshold_choice"]["peak_threshold"] + 1e-9
     metrics = json.loads((run / "metrics.json").read_text())
     assert {k: v for k, v in metrics["threshold"].items() if k != "validation_vs_test"} == \
         {"value": after["threshold"], "objective": "recall>=1.0", "chosen_on": after["threshold_chosen_on"]}
@@ -209,7 +210,9 @@ def test_scores_on_two_replicas_match_one_device_for_every_count(tmp_path):
 def test_run_records_the_kept_weights_and_no_warning_when_the_class_is_learned(tiny_binary_run):
     info = json.loads((tiny_binary_run / "run.json").read_text())
     kept = info["kept_weights"]
-    assert kept["rule"] in ("final", "best") and 1 <= kept["epoch"] <= info["epochs_run"]
+    # --patience 8 over 8 epochs never stops, but Keras restores the best epoch of the second half anyway:
+    # the run must say so rather than claim the final weights
+    assert kept["rule"] == "best" and kept["monitor"] == "val_pr_auc" and 5 <= kept["epoch"] <= info["epochs_run"] == 8
     metrics = json.loads((tiny_binary_run / "metrics.json").read_text())
     assert metrics["kept_weights"] == kept and metrics["warnings"] == []  # colour blobs are easy: learned
 

@@ -39,6 +39,20 @@ class EpochSummary(keras.callbacks.Callback):
                       flush=True)
 
 
+class RunEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping over the whole run, across its ``fit`` calls (a pretrained backbone's frozen
+    phase, then its fine-tuning): Keras resets an EarlyStopping at each ``fit``, so a better epoch of
+    the frozen phase was forgotten and the fine-tuning phase restored its own best instead. Here the
+    best epoch, its weights and the patience count carry over; each phase still ends on the best
+    weights so far (the fine-tuning starts from them)."""
+
+    def on_train_begin(self, logs=None):
+        if not getattr(self, "_begun", False):
+            self._begun = True
+            super().on_train_begin(logs)
+        self.stopped_epoch = 0  # "stopped" describes the phase that just ran
+
+
 class InterruptCheckpoint(keras.callbacks.Callback):
     """On Ctrl-C the last finished epoch is already in checkpoints/last.keras (ModelCheckpoint);
     this records how far training got so the run can be continued with --init-from."""

@@ -158,7 +158,13 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     weights were kept: {"rule": "final" | "best", "epoch": N})."""
     import keras
 
-    from training.callbacks import AtomicCheckpoint, EpochSummary, InterruptCheckpoint, ValidationMetrics
+    from training.callbacks import (
+        AtomicCheckpoint,
+        EpochSummary,
+        InterruptCheckpoint,
+        RunEarlyStopping,
+        ValidationMetrics,
+    )
     from training.fitting import build_compiled, fit_phases, loss_for
     from training.pipeline import training_dataset, validation_dataset
 
@@ -187,8 +193,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     (out / "checkpoints").mkdir(exist_ok=True)
     stopper = None
     if cfg.patience:
-        stopper = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
-                                                restore_best_weights=True, start_from_epoch=epochs // 2)
+        stopper = RunEarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
+                                   restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
         ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, loss_for(cfg.loss, binary, plan)),
         keras.callbacks.TerminateOnNaN(),
@@ -220,9 +226,10 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     _check_finite(history, cfg)
     keras.mixed_precision.set_global_policy("float32")
     ran = len(history.get("loss", []))
-    if stopper is not None and stopper.stopped_epoch > 0 and stopper.best_epoch is not None:
+    if stopper is not None and stopper.best_weights is not None:  # Keras restores them, stopped early or not
         kept = {"rule": "best", "epoch": int(stopper.best_epoch) + 1, "monitor": monitor}
-        _log(f"Kept the weights of epoch {kept['epoch']} (best {monitor}); training stopped after epoch {ran}")
+        stopped = f"training stopped after epoch {ran}" if ran < epochs else f"all {ran} epochs ran"
+        _log(f"Kept the weights of epoch {kept['epoch']} (best {monitor}); {stopped}")
     else:
         kept = {"rule": "final", "epoch": ran}
     return model, history, kept
