@@ -241,3 +241,23 @@ def test_a_class_that_was_not_learned_is_named_loudly(tmp_path):
     assert warning["code"] == "tiny_class" and warning["class"] == "hotdog" and warning["more_photos_needed"] > 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "**WARNING:** class 'hotdog' was not learned" in report and "--weights imagenet" in report
+
+
+def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys):
+    """The two-phase path of keras.applications backbones (here without ImageNet weights: nothing is
+    downloaded in tests): frozen, then unfrozen at a tenth of the learning rate, one early stopping
+    over both phases, and the run records which epoch it kept."""
+    from training.config import TrainConfig
+    from training.train import train
+
+    data = write_class_folder(tmp_path / "data", {"hotdog": 12, "not_hotdog": 36}, seed=6)
+    cfg = TrainConfig(data_dir=str(data), out=str(tmp_path / "run"), model="mobilenet_v3_small", image_size=32,
+                      epochs=4, fine_tune_epochs=2, batch_size=8, patience=4, augment="none")
+    run = train(cfg)
+    printed = capsys.readouterr().out
+    assert "Phase 1: backbone frozen, 2 epochs" in printed
+    assert "Phase 2: fine-tuning the backbone at learning rate 0.0003, 2 epochs" in printed
+    info = json.loads((run / "run.json").read_text())
+    assert info["epochs_run"] == 4
+    assert info["kept_weights"]["rule"] == "best" and 3 <= info["kept_weights"]["epoch"] <= 4
+    assert len(open(run / "history.csv").read().splitlines()) == 1 + 4  # one row per epoch of both phases

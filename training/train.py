@@ -187,7 +187,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     )
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
     epochs = cfg.epochs or auto_epochs(len(train_paths))
-    model, _backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed, _log)
+    model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed, _log)
 
     monitor, mode = ("val_pr_auc", "max") if binary else ("val_loss", "min")
     (out / "checkpoints").mkdir(exist_ok=True)
@@ -201,7 +201,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
         AtomicCheckpoint(out / "checkpoints" / "best.keras", monitor=monitor, mode=mode),
-        keras.callbacks.CSVLogger(str(out / "history.csv")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),  # one file over both phases
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
         EpochSummary(binary, early_stopping=stopper is not None),
         InterruptCheckpoint(out),
@@ -215,7 +215,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
          f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}")
     try:
-        history = fit_phases(model, _backbone, cfg, task, plan, strategy, steps, epochs, run_fit, _log)
+        history = fit_phases(model, backbone, cfg, task, plan, strategy, steps, epochs, run_fit, _log)
     except KeyboardInterrupt:
         _log(f"\nInterrupted: the last finished epoch is saved in {out / 'checkpoints'}; "
              f"continue with `seefood train {cfg.data_dir} --out NEW_RUN --init-from {out}`")
