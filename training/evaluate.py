@@ -69,9 +69,8 @@ def choose_and_record_threshold(model, val_items: list[tuple[str, int]], binary:
         low, high = choice.spread
         if high - low > 0.2:
             positives = int(np.sum(labels == 1))
-            folds_hint = "" if chosen_on["scores"] == "out_of_fold" else " (or --threshold-folds 3, which chooses on train+val)"
             print(f"  ! the threshold is uncertain: it was chosen on {positives} photos of the positive class; "
-                  f"more photos of it make this choice steadier{folds_hint}", flush=True)
+                  "more photos of it make this choice steadier", flush=True)
     return {"threshold": choice.threshold, "choice": choice.to_dict(), "curve": curve, "chosen_on": chosen_on}
 
 
