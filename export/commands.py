@@ -153,13 +153,17 @@ def _run_export(args) -> int:
         print(f"converting {mode} ...", file=sys.stderr)
         attempts = _granularities(mode, args.int8_granularity, verifying=not args.no_verify)
         report, tried = None, []
-        for granularity in attempts:
+        for attempt, granularity in enumerate(attempts, start=1):
             if granularity is not None:
                 print(f"  int8 weights {granularity} ...", file=sys.stderr)
             try:
                 tflite = convert.convert(model, mode, representative, granularity or "per-channel")
             except Exception as error:  # the TFLite converter raises its own ConverterError, RuntimeError...
                 detail = " ".join(str(error).split())[:300]
+                if attempt < len(attempts):  # auto: per-tensor could not even be converted; per-channel next
+                    tried.append(f"{granularity}: conversion failed ({type(error).__name__}: {detail[:120]})")
+                    print(f"  {tried[-1]}; trying {attempts[attempt]} ...", file=sys.stderr)
+                    continue
                 other = "float16 or dynamic" if mode == "int8" else "float32"
                 raise UserError(f"{run.model_path}: converting to {mode} failed ({type(error).__name__}: {detail}); "
                                 f"export --quantize {other} instead") from error

@@ -154,6 +154,32 @@ def test_auto_granularity_falls_back_to_per_channel_when_per_tensor_fails(tmp_pa
     assert "per-tensor: salad recall dropped" in load_manifest(out).raw["verification"]["granularity_note"]
 
 
+def test_auto_granularity_falls_back_when_per_tensor_cannot_even_be_converted(tmp_path_factory, tmp_path,
+                                                                             monkeypatch, capsys):
+    import export.convert as convert
+
+    real = convert.convert
+
+    def no_per_tensor(model, mode, representative=None, granularity="per-channel"):
+        if granularity == "per-tensor":
+            raise convert.ConversionError("this TensorFlow has no per-tensor int8 switch")
+        return real(model, mode, representative, granularity)
+
+    monkeypatch.setattr(convert, "convert", no_per_tensor)
+    run_dir = cached_run(tmp_path_factory, "binary")
+    out = tmp_path / "bundle"
+    assert main(["export", str(run_dir), "--out", str(out), "--quantize", "int8", "--representative-size", "16"]) == 0
+    manifest = load_manifest(out).raw
+    assert manifest["quantization_granularity"] == "per-channel" and manifest["verification"]["passed"] is True
+    note = manifest["verification"]["granularity_note"]
+    assert "per-tensor: conversion failed (ConversionError" in note and "per-channel: passed" in note
+    assert "trying per-channel" in capsys.readouterr().err
+    # asked for explicitly, per-tensor that cannot be converted is still an error naming the way out
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "b2"), "--quantize", "int8",
+                 "--int8-granularity", "per-tensor", "--representative-size", "16"]) == 2
+    assert "export --quantize float16 or dynamic instead" in capsys.readouterr().err
+
+
 def test_metadata_describes_labels_and_raw_rgb_input(tmp_path_factory):
     from export.metadata import read_associated_files, read_metadata
     from mediapipe.tasks.metadata import metadata_schema_py_generated as meta
