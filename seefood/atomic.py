@@ -2,15 +2,20 @@
 replace an old one only once they are finished (``fresh_folder``).
 
 ``staged_folder(target)`` yields an empty temporary folder beside ``target``; when the block ends
-without an exception, it takes ``target``'s place (an existing ``target`` is moved aside first
-and deleted only once the new one is in place); on an exception it is removed and ``target`` is
-left as it was. Whether an existing ``target`` may be replaced at all (``--force``) is the
+without an exception, it takes ``target``'s place (an existing ``target`` is swapped with it in
+one atomic step where Linux offers ``renameat2``, else moved aside first and deleted only once the
+new one is in place); on an exception it is removed and ``target`` is left as it was. A process
+killed on the way leaves ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>-*`` folders; the next
+``staged_folder`` of the same target cleans them up (and puts an old folder back if the kill came
+between the two renames). Whether an existing ``target`` may be replaced at all (``--force``) is the
 caller's decision, made before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import sys
@@ -29,20 +34,68 @@ def _umask() -> int:
 def staged_folder(target: Path | str) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _sweep_leftovers(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result gets normal permissions
     try:
         yield tmp
         if target.exists() or target.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "previous")  # moved aside, not deleted, until the new one is in place
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            if _exchange(tmp, target):  # one atomic step: readers see the old folder or the new one
+                shutil.rmtree(tmp, ignore_errors=True)  # (tmp now holds the old one)
+            else:  # no renameat2 here: two renames, the old folder kept aside until the new one is in place
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+                os.replace(target, old / "previous")
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the C library or the file system does not offer it (the caller then renames twice)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_leftovers(target: Path) -> None:
+    """Clean up after a staged_folder whose process was killed: its ``.tmp-PID-`` folder is deleted,
+    and an old ``target`` moved aside (``.old-PID-*/previous``) but never replaced is put back, so a
+    kill between the two renames of the fallback path loses nothing. Folders of live processes are
+    left alone (another export may be running)."""
+    for leftover in sorted(target.parent.glob(f".{target.name}.*-*")):
+        kind, _, rest = leftover.name[len(target.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        previous = leftover / "previous"
+        if kind == "old" and previous.exists() and not (target.exists() or target.is_symlink()):
+            os.replace(previous, target)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _free_name(path: Path) -> Path:
