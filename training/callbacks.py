@@ -53,20 +53,6 @@ class RunEarlyStopping(keras.callbacks.EarlyStopping):
         self.stopped_epoch = 0  # "stopped" describes the phase that just ran
 
 
-class InterruptCheckpoint(keras.callbacks.Callback):
-    """On Ctrl-C the last finished epoch is already in checkpoints/last.keras (ModelCheckpoint);
-    this records how far training got so the run can be continued with --init-from."""
-
-    def __init__(self, run_dir: Path):
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.epochs_done = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs_done = epoch + 1
-        (self.run_dir / "checkpoints" / "progress.txt").write_text(f"epochs_done={self.epochs_done}\n", encoding="utf-8")
-
-
 class ValidationMetrics(keras.callbacks.Callback):
     """Scores the validation photos after every epoch and puts ``val_loss`` and ``val_<metric>``
     into the epoch's logs, for the callbacks after it (early stopping, checkpoints, CSV,
@@ -110,23 +96,15 @@ class ValidationMetrics(keras.callbacks.Callback):
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-    """The model after every epoch (or, with ``monitor``, after each epoch that improves it),
-    written beside ``path`` and renamed into place: a run killed mid-save (Ctrl-C, power, a full
-    disk) never leaves a truncated checkpoint for ``--init-from`` to trip over."""
+    """The model after every epoch (checkpoints/last.keras, what ``--init-from`` continues from
+    after Ctrl-C), written beside ``path`` and renamed into place: a run killed mid-save (Ctrl-C,
+    power, a full disk) never leaves a truncated checkpoint for ``--init-from`` to trip over."""
 
-    def __init__(self, path: Path, monitor: str | None = None, mode: str = "max"):
+    def __init__(self, path: Path):
         super().__init__()
         self.path = Path(path)
-        self.monitor = monitor
-        self.sign = 1.0 if mode == "max" else -1.0
-        self.best = -np.inf
 
     def on_epoch_end(self, epoch, logs=None):
         from training.run_io import save_model_atomic
 
-        if self.monitor is not None:
-            value = (logs or {}).get(self.monitor)
-            if value is None or not np.isfinite(value) or self.sign * value <= self.best:
-                return
-            self.best = self.sign * value
         save_model_atomic(self.model, self.path)

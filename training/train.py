@@ -161,7 +161,6 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
     from training.callbacks import (
         AtomicCheckpoint,
         EpochSummary,
-        InterruptCheckpoint,
         RunEarlyStopping,
         ValidationMetrics,
     )
@@ -200,11 +199,9 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         keras.callbacks.TerminateOnNaN(),
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
-        AtomicCheckpoint(out / "checkpoints" / "best.keras", monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),  # one file over both phases
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
         EpochSummary(binary, early_stopping=stopper is not None),
-        InterruptCheckpoint(out),
     ]
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
     run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
