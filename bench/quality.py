@@ -228,14 +228,32 @@ def _stat(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f} [{min(values):.2f}–{max(values):.2f}]"
 
 
-def table(rows: list[dict], label: str = "") -> str:
-    """Per task and recipe: mean ± sd [min–max] over seeds; then per family, the mean over sets."""
+def parse_show(entries: list[str]) -> dict[tuple[str | None, str], str]:
+    """``[RECIPE:]LABEL=NAME`` entries -> {(recipe or None, label): name}; NAME may be empty."""
+    show = {}
+    for entry in entries:
+        key, _, name = entry.partition("=")
+        recipe, _, lab = key.rpartition(":") if ":" in key else ("", "", key)
+        show[(recipe or None, lab)] = name
+    return show
+
+
+def table(rows: list[dict], label: str = "", show: dict[tuple[str | None, str], str] | None = None) -> str:
+    """Per task and recipe: mean ± sd [min–max] over seeds; then per family, the mean over sets.
+    ``show`` keeps only rows whose (recipe, label) or (None, label) it names, under that name
+    (rows of two labels shown under one name are pooled: e.g. the plain recipe of two loops)."""
     keys = ("minority_f1", "pr_auc", "macro_f1", "smallest_recall", "unknown_share", "seconds")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if label and r.get("label", "") != label:
+        lab = r.get("label", "")
+        if label and lab != label:
             continue
-        groups.setdefault((r["family"], r["set"], r["recipe"], r.get("label", "")), []).append(r)
+        if show is not None:
+            name = show.get((r["recipe"], lab), show.get((None, lab)))
+            if name is None:
+                continue
+            lab = name
+        groups.setdefault((r["family"], r["set"], r["recipe"], lab), []).append(r)
     lines = ["| family | set | recipe | seeds | minority F1 | PR-AUC | macro-F1 | smallest-class recall | unknown | train s | tiny warning |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (family, set_name, recipe, lab), group in sorted(groups.items()):
@@ -269,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="tag rows (e.g. the recipe version being compared)")
     parser.add_argument("--train-args", default="", help="extra `seefood train` options for default/plain")
     parser.add_argument("--table", action="store_true", help="print the table of results.jsonl and stop")
+    parser.add_argument("--show", nargs="+", metavar="[RECIPE:]LABEL=NAME",
+                        help="with --table: only these labels (per recipe, or for all), shown as NAME")
     parser.add_argument("--reevaluate", action="store_true",
                         help="run `seefood evaluate` again on every finished run (of --label, when given) with this "
                              "checkout's code (e.g. a changed tiny-class guard) and update the warnings column")
@@ -278,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results_file = args.out / "results.jsonl"
     if args.table:
-        print(table(load_results(results_file)))
+        print(table(load_results(results_file), show=parse_show(args.show) if args.show else None))
         return 0
     if args.rethreshold:
         rethreshold(args.out, args.label, args.rethreshold)

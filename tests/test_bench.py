@@ -95,3 +95,21 @@ def test_quality_table_reports_mean_spread_and_range_over_seeds():
     text = table(rows)
     assert "| binary | s | default | 3 | 0.700 ± 0.100 [0.60–0.80] |" in text
     assert "| 1/3 |" in text  # the tiny-class warning fired on one of three seeds
+
+
+def test_quality_table_shows_chosen_labels_under_their_names_and_pools_them():
+    from bench.quality import parse_show, table
+
+    def row(recipe, label, f1, set_name="s"):
+        return {"set": set_name, "family": "binary", "recipe": recipe, "seed": 0, "label": label, "minority_f1": f1,
+                "pr_auc": 0.5, "macro_f1": 0.5, "smallest_recall": 0.5, "unknown_share": 0.0, "seconds": 1.0,
+                "warnings": []}
+
+    rows = [row("default", "prior", 0.7), row("default", "old", 0.4), row("default", "mixup", 0.1),
+            row("plain", "old", 0.2), row("plain", "prior", 0.3, set_name="t")]
+    show = parse_show(["prior=now", "old=before", "plain:old=", "plain:prior="])
+    assert show[("plain", "old")] == "" and show[(None, "prior")] == "now"
+    text = table(rows, show=show)
+    assert "| binary | s | default (now) | 1 | 0.700 |" in text and "| binary | s | default (before) | 1 | 0.400 |" in text
+    assert "mixup" not in text and "0.100" not in text  # a label not asked for is left out
+    assert "| binary | plain | 2 | 0.250 |" in text  # the plain recipe of two labels pooled over both sets
