@@ -40,12 +40,15 @@ class Strategy:
 
 
 def _catalogue() -> dict[str, Strategy]:
+    """"+augment" is ``seefood train``'s own augmentation (``strong``), so that
+    ``oversample+class_weight+augment`` is exactly the default recipe."""
+    augment = TrainConfig.__dataclass_fields__["augment"].default
     out: dict[str, Strategy] = {}
     for balance in ("none", "class_weight", "oversample", "oversample+class_weight"):
         out[balance] = Strategy(balance, balance, "none")
-        out[f"{balance}+augment"] = Strategy(f"{balance}+augment", balance, "light")
+        out[f"{balance}+augment"] = Strategy(f"{balance}+augment", balance, augment)
     out["focal"] = Strategy("focal", "none", "none", "focal")
-    out["focal+augment"] = Strategy("focal+augment", "none", "light", "focal")
+    out["focal+augment"] = Strategy("focal+augment", "none", augment, "focal")
     return out
 
 
