@@ -106,3 +106,47 @@ def test_errors_name_the_path_and_the_fix(tmp_path):
     task = define_task(inv.folder_classes, {"hotdog": 1, "not_hotdog": 40}, None)
     with pytest.raises(DataError, match="too few to split"):
         check_splittable(build_audit(inv, task))
+
+
+def _audit(inv):
+    counts = {c: 0 for c in inv.folder_classes}
+    for ex in inv.examples:
+        counts[ex.folder_class] += ex.split == "train"
+    return build_audit(inv, define_task(inv.folder_classes, counts, None))
+
+
+def test_a_class_with_no_validation_photo_lends_its_closest_training_photo(tmp_path):
+    """14 photos at 15% validation: about 1 seed in 10 puts none of them in validation. Rather than
+    refuse to train, the class lends validation the training photo whose hash lies closest to the cut."""
+    from training.dataset import hash_position, split_for
+
+    data = write_class_folder(tmp_path / "data", {"hotdog": 14, "not_hotdog": 60}, seed=3)
+    for seed in range(300):
+        inv = discover(data, seed=seed)
+        if inv.lent_to_val:
+            break
+    else:
+        pytest.fail("no seed in 300 left the 14 hotdogs without a validation photo")
+    hotdogs = [e for e in inv.examples if e.folder_class == "hotdog"]
+    natural = {e.path: split_for(e.sha256, seed, 0.15, 0.15) for e in hotdogs}
+    assert "val" not in natural.values()  # the hash alone gave them none
+    lent = [e for e in hotdogs if e.split == "val"]
+    assert len(lent) == 1 and inv.lent_to_val[0]["path"] == lent[0].path and inv.lent_to_val[0]["class"] == "hotdog"
+    training = [e for e in hotdogs if natural[e.path] == "train"]
+    assert lent[0].sha256 == min(training, key=lambda e: hash_position(e.sha256, seed)).sha256
+    audit = _audit(inv)
+    check_splittable(audit)  # trainable now
+    assert "training photo(s) lent to validation" in format_audit(audit)
+    assert not discover(data, seed=seed, val_fraction=0.0).lent_to_val  # no validation asked for, none lent
+
+
+def test_too_few_photos_to_lend_are_still_refused_naming_the_train_folder(tmp_path):
+    data = write_class_folder(tmp_path / "data" / "train", {"hotdog": 2, "not_hotdog": 40}, seed=4)
+    for seed in range(300):
+        inv = discover(tmp_path / "data", seed=seed)
+        if not any(e.split == "val" and e.folder_class == "hotdog" for e in inv.examples):
+            break
+    assert not inv.lent_to_val
+    with pytest.raises(DataError, match=r"none landed in the val split.*data/train/hotdog/"):
+        check_splittable(_audit(inv))
+    assert data.name == "train"

@@ -34,6 +34,7 @@ def build_audit(inv: Inventory, task: Task) -> dict:
         "duplicates": inv.duplicates,
         "leakage_across_splits": inv.leakage,
         "label_conflicts": inv.conflicts,
+        "lent_to_val": inv.lent_to_val,
         "fingerprint": inv.fingerprint(),
     }
 
@@ -44,9 +45,10 @@ def check_splittable(audit: dict) -> None:
         total = sum(by_split.values())
         for split in ("train", "val"):
             if by_split[split] == 0:
+                folder = f"{audit['data_dir']}/train/{cls}/" if audit["layout"] == "split" else f"{audit['data_dir']}/{cls}/"
                 raise DataError(
                     f"class {cls!r} has {total} usable image(s) and none landed in the {split} split; "
-                    f"too few to split. Add photos to {audit['data_dir']}/{cls}/ (aim for 20 or more), lower "
+                    f"too few to split. Add photos to {folder} (aim for 20 or more), lower "
                     "--val-fraction/--test-fraction, or give explicit train/ and val/ folders."
                 )
 
@@ -79,8 +81,9 @@ def format_audit(audit: dict) -> str:
         ("duplicates", "exact duplicate files kept once"),
         ("leakage_across_splits", "duplicates across splits (leakage), kept in one split"),
         ("label_conflicts", "identical files in different classes, kept out"),
+        ("lent_to_val", "training photo(s) lent to validation (a class had none there)"),
     ):
-        items = audit[key]
+        items = audit.get(key, [])
         if not items:
             continue
         lines.append(f"  {len(items)} {title}:")

@@ -7,7 +7,9 @@ leakage across splits. Nothing is skipped silently: every skipped file is named 
 
 The split is a pure function of each file's content hash (and the seed): a photo's split never
 depends on the other photos, so adding photos and retraining never moves an existing
-validation or test photo into training.
+validation or test photo into training. One exception: a class none of whose photos hashed into
+validation lends it one (``_lend_to_validation``), which returns to training once a photo of the
+class hashes there.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Inventory:
     duplicates: list[dict] = field(default_factory=list)
     leakage: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
+    lent_to_val: list[dict] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -61,9 +64,14 @@ class Inventory:
         return digest.hexdigest()[:16]
 
 
+def hash_position(sha256: str, seed: int) -> float:
+    """A file's place in [0, 1) from its content hash and the split seed."""
+    return int(hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()[:15], 16) / float(16**15)
+
+
 def split_for(sha256: str, seed: int, val_fraction: float, test_fraction: float) -> str:
     """The split of one file, from its content hash alone: stable as the folder grows."""
-    u = int(hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()[:15], 16) / float(16**15)
+    u = hash_position(sha256, seed)
     if u < test_fraction:
         return "test"
     if u < test_fraction + val_fraction:
@@ -166,6 +174,7 @@ def discover(
     inv = Inventory(data_dir=str(data_dir.resolve()), layout=layout, folder_classes=sorted(classes), examples=[])
     inv.ignored = ignored
     first_seen: dict[str, Example] = {}
+    hashed: set[str] = set()  # examples whose split came from the hash (not from a folder the user made)
     for (path, folder_class, given_split), (status, info) in zip(candidates, checks):
         if status == "unreadable":
             inv.unreadable.append({"path": str(path), "reason": str(info)})
@@ -182,6 +191,8 @@ def discover(
         else:
             split = given_split
         example = Example(str(path.resolve()), folder_class, split, sha)
+        if given_split is None or (given_split == "train" and "val" not in split_dirs):
+            hashed.add(example.path)
         previous = first_seen.get(sha)
         if previous is None:
             first_seen[sha] = example
@@ -197,12 +208,40 @@ def discover(
     if inv.conflicts:
         bad = {c["same_as"] for c in inv.conflicts}
         inv.examples = [e for e in inv.examples if e.path not in bad]
+    if val_fraction > 0:
+        _lend_to_validation(inv, hashed, seed)
     if not inv.examples:
         raise DataError(
             f"{data_dir}: no readable images found ({len(inv.unreadable)} unreadable, {len(inv.too_small)} too small, "
             f"{len(inv.ignored)} ignored). Put .jpg/.png/.webp photos in {data_dir}/<class>/"
         )
     return inv
+
+
+MIN_TO_LEND = 3  # training photos a class needs before one of them is lent to validation
+
+
+def _lend_to_validation(inv: Inventory, hashed: set[str], seed: int) -> None:
+    """A class none of whose photos hashed into validation (14 photos at 15%: 1 time in 10) lends
+    validation its training photo closest to the cut, so a threshold can still be chosen and the
+    tiny-class guard can speak, instead of refusing to train. Recorded in ``inv.lent_to_val`` (the
+    audit prints it). The one exception to "adding photos never moves a validation photo into
+    training": once a photo of the class hashes into validation, the lent one returns to training."""
+    by_class: dict[str, list[int]] = {}
+    for i, ex in enumerate(inv.examples):
+        by_class.setdefault(ex.folder_class, []).append(i)
+    for folder_class, indices in by_class.items():
+        if any(inv.examples[i].split == "val" for i in indices):
+            continue
+        lendable = [i for i in indices if inv.examples[i].split == "train" and inv.examples[i].path in hashed]
+        if len(lendable) < MIN_TO_LEND:
+            continue  # check_splittable names the class and the fix
+        pick = min(lendable, key=lambda i: hash_position(inv.examples[i].sha256, seed))
+        ex = inv.examples[pick]
+        inv.examples[pick] = Example(ex.path, ex.folder_class, "val", ex.sha256)
+        inv.lent_to_val.append({"path": ex.path, "class": folder_class,
+                                "reason": f"none of the {len(lendable)} training photos of {folder_class!r} hashed "
+                                          "into validation; this one (the closest) is used there"})
 
 
 def counts(inv: Inventory) -> dict[str, dict[str, int]]:
