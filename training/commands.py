@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                         "coverage>=X (answer 'unknown' for the least sure 1-X), recall>=X or precision>=X")
     p.add_argument("--threshold-folds", type=int, default=defaults.threshold_folds, metavar="K",
                    help="binary: train K more models on folds of train+val and choose the threshold on their "
-                        "out-of-fold scores (steadier with few validation positives; K more trainings; 0: off)")
+                        "out-of-fold scores (K more trainings; on the benchmark no better than the default rule; 0: off)")
     p.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
     p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
     p.add_argument("--seed", type=int, default=defaults.seed)

@@ -40,7 +40,8 @@ class TrainConfig:
         A folder with exactly two classes defaults to its minority class.
     threshold_objective: ``f1``, ``recall>=X`` or ``precision>=X``; chosen on validation data.
     threshold_folds: K > 1 trains K more models on folds of train+val and chooses the binary threshold
-        on their out-of-fold scores (training/folds.py): steadier when validation holds few positives.
+        on their out-of-fold scores (training/folds.py). On the quality benchmark it was steadier than the
+        validation split alone but not than the default rule (docs/quality.md), at K more trainings.
     val_fraction, test_fraction: share of each class held out, assigned by content hash so that
         adding photos never moves an existing validation or test photo into training.
     seed: model initialisation and shuffling.
@@ -54,7 +55,7 @@ class TrainConfig:
         up for one epoch, then follows a cosine down to zero, and the final weights are kept.
     learning_rate: the peak of that schedule (AdamW, decoupled ``weight_decay``).
     mixup: alpha of mixup (each training photo blended with another of its batch, lambda ~ Beta(alpha,
-        alpha)); 0 turns it off.
+        alpha)); 0 (default) turns it off: 0.4 lowered the long tail's smallest-class recall (docs/quality.md).
     patience: 0 (default) trains the whole budget. N > 0 adds early stopping on the validation
         metric that cannot fire in the first half of the budget and restores the best epoch. On a
         small validation split that metric is noisy (PR-AUC 0.82 -> 0.74 -> 0.40 -> 0.72 on
