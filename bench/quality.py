@@ -151,6 +151,20 @@ def row_of(out: Path, task: Path, recipe: str) -> dict:
     }
 
 
+def run_folder(runs_root: Path, row: dict) -> Path:
+    """Where a results row's run was trained: RUNS/<label or "runs">/<set>-<family>-<recipe>-s<seed>."""
+    name = f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
+    return runs_root / (row.get("label") or "runs") / name
+
+
+def evaluate_again(run: Path, *options: str) -> None:
+    """``seefood evaluate RUN [options]`` in its own process (no retraining)."""
+    proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(run), *options], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"seefood evaluate {run} failed: {proc.stderr[-1000:]}")
+
+
 def rethreshold(out_dir: Path, label: str, new_label: str) -> None:
     """Copy the finished default runs of ``label`` to ``new_label`` and choose their thresholds again
     with this checkout's rule (``seefood evaluate RUN --threshold-objective OBJ``): a new threshold
@@ -163,22 +177,17 @@ def rethreshold(out_dir: Path, label: str, new_label: str) -> None:
     for row in [r for r in rows if r.get("label", "") == label and r["recipe"] == "default"]:
         if (row["set"], row["family"], row["recipe"], row["seed"]) in done:
             continue
-        name = f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
-        source, target = out_dir / "runs" / (label or "runs") / name, out_dir / "runs" / new_label / name
+        source, target = run_folder(out_dir / "runs", row), run_folder(out_dir / "runs", {**row, "label": new_label})
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(source, target, symlinks=True)
         objective = json.loads((target / "config.json").read_text()).get("threshold_objective", "f1")
-        proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(target), "--threshold-objective",
-                               objective], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"seefood evaluate {target} failed: {proc.stderr[-1000:]}")
+        evaluate_again(target, "--threshold-objective", objective)
         new = {**row, **row_of(target, out_dir / "tasks" / f"{row['set']}-{row['family']}", "default"),
                "seconds": row["seconds"], "label": new_label}
         with results_file.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(new) + "\n")
-        print(f"{name}: threshold {row['threshold']:.3f} -> {new['threshold']:.3f}, minority F1 "
+        print(f"{target.name}: threshold {row['threshold']:.3f} -> {new['threshold']:.3f}, minority F1 "
               f"{row['minority_f1']:.3f} -> {new['minority_f1']:.3f}", flush=True)
 
 
@@ -202,11 +211,8 @@ def reevaluate(results_file: Path, runs_root: Path, label: str | None = None) ->
     for row in rows:
         if row["recipe"] == "reference" or (label is not None and row.get("label", "") != label):
             continue
-        run = runs_root / (row.get("label") or "runs") / f"{row['set']}-{row['family']}-{row['recipe']}-s{row['seed']}"
-        proc = subprocess.run([sys.executable, "-m", "seefood", "evaluate", str(run)], cwd=ROOT, capture_output=True,
-                              text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"seefood evaluate {run} failed: {proc.stderr[-1000:]}")
+        run = run_folder(runs_root, row)
+        evaluate_again(run)
         metrics = json.loads((run / "metrics.json").read_text())
         row["warnings"] = [w.get("code") for w in metrics.get("warnings", [])]
         print(f"{run.name}: warnings {row['warnings']}", flush=True)

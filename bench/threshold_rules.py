@@ -34,12 +34,11 @@ def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_wei
     return f1_at_mix(confusion, negative_weight)
 
 
-def run_scores(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def run_scores(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from training.pipeline import predict_scores
 
-    run = load_run(run_dir)
     if not run.binary:
-        raise SystemExit(f"{run_dir}: a multi-class run; this compares binary thresholds")
+        raise SystemExit(f"{run.run_dir}: a multi-class run; this compares binary thresholds")
     model = run.load_model()
     out = {}
     for split in ("val", "test"):
@@ -50,14 +49,14 @@ def run_scores(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def rows_for(run_dir: Path) -> dict:
-    scores = run_scores(run_dir)
+    run = load_run(run_dir)
+    scores = run_scores(run)
     (val_s, val_y), (test_s, test_y) = scores["val"], scores["test"]
-    train_share = float(np.mean([t for _, t in load_run(run_dir).splits["train"]]))
+    train_share = float(np.mean([t for _, t in run.splits["train"]]))
     weight = mix_weight(train_share, int(np.sum(~test_y)), int(np.sum(test_y)))
     peak = choose_threshold(val_s, val_y, "f1", bootstrap=0).threshold
     bagged = choose_threshold(val_s, val_y, "f1").threshold
     best = float(binary_curve(test_s, test_y)["f1"].max())
-    run = load_run(run_dir)
     prior = run.prior if run.prior is not None else 0.5  # the rule measured on any run, balanced or not
     shrunk = {f"f1_shrunk{k}": f1_at(test_s, test_y, shrink_towards(bagged, int(val_y.sum()), prior, k)[0])
               for k in SHRINK_TRIALS}

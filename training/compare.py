@@ -13,6 +13,7 @@ and ``OUT/compare_pr.png``; each run keeps its own folder under ``OUT/runs/<stra
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import shutil
@@ -373,17 +374,15 @@ def compare(cfg: CompareConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     image_cache: dict[str, np.ndarray] = {}
     rows: dict[str, list[dict]] = {}
-    fingerprints: dict[str, str] = {}
 
+    @functools.cache
     def fingerprint() -> str:
-        """The data folder's fingerprint as ``seefood train`` computes it (same split seed and fractions)."""
-        if "now" not in fingerprints:
-            from training.dataset import discover
+        """The data folder's fingerprint as ``seefood train`` computes it (same split seed and fractions),
+        computed once and only when a finished run could be reused."""
+        from training.dataset import discover
 
-            t = cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)
-            fingerprints["now"] = discover(t.data_dir, t.split_seed, t.val_fraction, t.test_fraction,
-                                           t.min_image_side).fingerprint()
-        return fingerprints["now"]
+        t = cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)
+        return discover(t.data_dir, t.split_seed, t.val_fraction, t.test_fraction, t.min_image_side).fingerprint()
 
     total = len(cfg.strategies) * cfg.repeats
     done = 0

@@ -66,6 +66,7 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
     if folds < cfg.threshold_folds:
         log(f"Threshold folds: {folds} instead of {cfg.threshold_folds} (a class has only {folds} photos in train+val)")
     binary = task.kind == "binary"
+    batch = cfg.batch_size * strategy.num_replicas_in_sync
     fold_of = assign_folds(targets, folds, cfg.seed)
     scores = np.full(len(items), np.nan)
     started = time.time()
@@ -77,7 +78,6 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
         paths = [items[i]["path"] for i in kept]
         fold_targets = [targets[i] for i in kept]
         plan = plan_balance(cfg.balance, np.bincount(fold_targets, minlength=len(task.classes)).tolist())
-        batch = cfg.batch_size * strategy.num_replicas_in_sync
         ds, steps = training_dataset(paths, fold_targets, cfg.image_size, task.num_outputs, binary, plan, batch,
                                      cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)
         model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed + 7919 * (k + 1),
