@@ -22,9 +22,10 @@ import shlex
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from bench import measure
+from bench import measure, train_step
 from bench.food5 import FOOD5, make_imbalanced
 from bench.results import Row, gpu_names, load_average, machine_info, skipped, verdict, write_results
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128  # small_cnn's default input side
 PIPELINE_PER_CLASS = 96
 FULL_TRAIN_FILE = ROOT / "bench" / "full_train.json"
+GPU_RECORD = ROOT / "bench" / "gpu_train_step.json"  # measured on a lent GPU machine (see its why_not_tensorflow)
 COMPARE_RUNS = ROOT / "runs" / "compare-food5" / "runs"
 THIS = "python -m bench.run"
 
@@ -94,18 +96,53 @@ def training_rows(folder: Path) -> list[Row]:
             f"{result['steady_images_per_s'] / result['first_epoch_images_per_s']:.2f}x the first epoch "
             f"({result['first_epoch_images_per_s']:.0f} img/s, which also decodes every photo into the cache)",
             "", "n/a", THIS, f"{result['images_per_epoch']} images/epoch; epoch times {epochs} s"),
-        _gpu_row(section),
     ]
+    _log("model step alone, float32 vs mixed_float16 (CPU)")
+    cpu = [asdict(train_step.measure("small_cnn", IMAGE_SIZE, 64, policy, steps=10)) for policy in train_step.POLICIES]
+    rows += step_rows(section, cpu, f"python -m bench.train_step --config small_cnn:{IMAGE_SIZE}:64 --steps 10")
     rows.append(full_training_row(result["steady_images_per_s"]))
     return rows
 
 
-def _gpu_row(section: str) -> Row:
-    what = "GPU, with and without mixed precision"
-    gpus = gpu_names()
-    if not gpus:
-        return skipped(section, what, "no GPU found by TensorFlow on this machine")
-    return skipped(section, what, f"GPU found ({', '.join(gpus)}), but make bench does not time GPU training yet")
+def step_rows(section: str, results: list[dict], command: str, note: str = "") -> list[Row]:
+    """One row per bench.train_step result; mixed_float16 rows carry their ratio to float32 from the same run."""
+    def key(r: dict, policy: str) -> tuple:
+        return r["model"], r["image_size"], r["batch"], r["augment"], r["backend"], policy
+
+    by_key = {key(r, r["policy"]): r for r in results}
+    rows = []
+    for r in results:
+        base = by_key.get(key(r, "float32")) if r["policy"] != "float32" else None
+        ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}x float32" if base else ""
+        rows.append(Row(
+            section,
+            f"{r['model']} {r['image_size']} px, batch {r['batch']}, augmentation {r['augment']}, {r['policy']} "
+            f"({r['backend']} backend, {r['device']})",
+            f"{r['images_per_s']:.0f} img/s", ratio, "", "n/a", command,
+            f"model step alone; step p50 {r['step_ms_p50']} ms; compile + 2 steps {r['compile_and_first_epoch_s']} s"
+            + (f"; {note}" if note and not rows else "")))
+    return rows
+
+
+def gpu_rows() -> tuple[list[Row], list[str]]:
+    """This machine's GPU through TensorFlow when it has one; the lent-machine record either way."""
+    section = "Training on a GPU (model step alone: random pixels in memory, no decoding)"
+    rows, notes = [], []
+    if gpu_names():
+        configs = (("small_cnn", IMAGE_SIZE, 256), ("mobilenet_v3_small", 224, 128))
+        _log("GPU model step, float32 vs mixed_float16")
+        results = [asdict(train_step.measure(name, size, batch, policy, steps=20))
+                   for name, size, batch in configs for policy in train_step.POLICIES]
+        flags = " ".join(f"--config {name}:{size}:{batch}" for name, size, batch in configs)
+        rows += step_rows(section, results, f"python -m bench.train_step {flags} --steps 20")
+    else:
+        rows.append(skipped(section, "this machine, TensorFlow backend", "no GPU found by TensorFlow on this machine"))
+    if GPU_RECORD.is_file():
+        record = json.loads(GPU_RECORD.read_text(encoding="utf-8"))
+        for run in record["runs"]:
+            rows += step_rows(section, run["results"], run["command"], f"recorded {record['date']}, {GPU_RECORD.name}")
+        notes.append(f"GPU rows from {GPU_RECORD.name} were measured on {record['machine']}. {record['why_not_tensorflow']}")
+    return rows, notes
 
 
 def full_training_row(steady_images_per_s: float) -> Row:
@@ -288,6 +325,8 @@ def main() -> int:
     rows: list[Row] = []
     rows += pipeline_rows(folder, described)
     rows += training_rows(folder)
+    gpu, gpu_notes = gpu_rows()
+    rows += gpu
     run, run_note = ensure_run(folder, work)
     inference, bundle = inference_rows(run, work, run_note)
     rows += inference
@@ -302,6 +341,7 @@ def main() -> int:
         "read decoded images) and overlapping decoding with the model.",
         "App peak RSS is each process's own: bench starts the app through a shell that forks it, because Linux "
         "carries ru_maxrss across fork + exec from this (TensorFlow-holding) process.",
+        *gpu_notes,
         f"Working files (bundles, video, stats JSON) are in {work}.",
     ]
     out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "RESULTS.md"))

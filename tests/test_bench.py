@@ -49,14 +49,41 @@ def test_recipe_table_f1_at_the_training_mix_weights_test_negatives():
     assert f1_at_mix([[100, 0], [20, 0]], 1.0) == 0.0
 
 
-def test_gpu_row_says_what_tensorflow_found(monkeypatch):
+def test_gpu_rows_measure_a_tensorflow_gpu_and_always_show_the_lent_machine_record(monkeypatch):
     import bench.run as bench_run
+    from bench.train_step import StepResult
 
     monkeypatch.setattr(bench_run, "gpu_names", lambda: [])
-    assert "no GPU found" in bench_run._gpu_row("Training").value
+    rows, notes = bench_run.gpu_rows()
+    assert rows[0].holds == "not measured" and "no GPU found" in rows[0].value
+    recorded = [r for r in rows[1:] if "jax backend" in r.what]
+    assert recorded and all(r.command.startswith("KERAS_BACKEND=jax") for r in recorded)
+    assert notes and "TensorFlow" in notes[0]
+
+    speeds = {"float32": 100.0, "mixed_float16": 150.0}
+
+    def fake_measure(name, size, batch, policy, steps, augment="light"):
+        return StepResult(name, size, batch, policy, augment, "tensorflow", "gpu: test", speeds[policy], 1.0, steps, 0.1)
+
     monkeypatch.setattr(bench_run, "gpu_names", lambda: ["/physical_device:GPU:0"])
-    row = bench_run._gpu_row("Training")
-    assert "GPU found (/physical_device:GPU:0)" in row.value and row.holds == "not measured"
+    monkeypatch.setattr(bench_run.train_step, "measure", fake_measure)
+    rows, _ = bench_run.gpu_rows()
+    measured = [r for r in rows if "tensorflow backend" in r.what]
+    assert len(measured) == 4  # two models x two policies
+    assert [r.ratio for r in measured if "mixed_float16" in r.what] == ["1.50x float32"] * 2
+
+
+def test_train_step_times_a_real_model_under_both_policies_and_restores_float32():
+    import keras
+
+    from bench import train_step
+
+    results = [train_step.measure("small_cnn", 32, 4, policy, steps=3) for policy in train_step.POLICIES]
+    assert [r.policy for r in results] == ["float32", "mixed_float16"]
+    assert all(r.images_per_s > 0 and r.timed_steps == 2 and r.backend == "tensorflow" for r in results)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(SystemExit):
+        train_step.main(["--config", "small_cnn-128"])
 
 
 def test_quality_tasks_are_symlinked_subsamples_of_the_right_shape(tmp_path, monkeypatch):
