@@ -49,20 +49,13 @@ class KerasGuiClassifier:
 
         from desktop.worker import Verdict
         from seefood.preprocessing import fit_to_input
+        from seefood.scoring import class_probabilities, decide
 
         start = time.perf_counter()
         out = np.asarray(self.model(fit_to_input(rgb, self.image_size)[np.newaxis], training=False))[0]
         ms = (time.perf_counter() - start) * 1000.0
-        if self.task == "binary":
-            p = float(out[0])
-            scores = [1.0 - p, p]
-            label = self.classes[1] if p >= self.threshold else self.classes[0]
-            confidence, top = p, self.classes[1]
-        else:
-            scores = [float(s) for s in out]
-            best = int(np.argmax(out))
-            confidence, top = scores[best], self.classes[best]
-            label = top if confidence >= self.threshold else "unknown"
+        scores = class_probabilities(out[np.newaxis], self.task == "binary")[0]
+        label, confidence, top = decide(self.task, self.classes, scores, self.threshold)
         verdict = Verdict(label=label, confidence=confidence, top_class=top,
                           scores=dict(zip(self.classes, scores)), threshold=self.threshold, task=self.task,
                           positive_class=self.positive_class, frame_index=0, inference_ms=ms)

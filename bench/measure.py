@@ -15,16 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-
+from seefood.images import class_folders, image_files
 
 def class_files(folder: Path, per_class: int | None = None) -> list[tuple[str, int]]:
     """(path, class index) for folder/<class>/*, at most ``per_class`` of each, in a stable order."""
-    classes = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
     items = []
-    for index, cls in enumerate(classes):
-        files = sorted(p for p in cls.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        items += [(str(p), index) for p in files[:per_class]]
+    for index, cls in enumerate(class_folders(folder)):
+        items += [(str(p), index) for p in image_files(cls, recursive=False)[:per_class]]
     return items
 
 
@@ -68,7 +65,7 @@ def _rate(count: int, seconds: float) -> dict:
 
 def pillow_loop(paths: list[str], image_size: int) -> dict:
     """One file after another: decode, crop and resize with the shared preprocessing, in Python."""
-    from training.pipeline import load_fitted
+    from seefood.images import load_fitted
 
     start = time.perf_counter()
     for p in paths:

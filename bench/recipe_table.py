@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from seefood.scoring import rates_from_counts
+
 
 def _load(run: Path) -> dict:
     return {name: json.loads((run / f"{name}.json").read_text()) for name in ("metrics", "config", "run")}
@@ -23,8 +25,7 @@ def _load(run: Path) -> dict:
 def f1_at_mix(confusion: list[list[int]], negative_weight: float) -> float:
     """Positive-class F1 from a binary confusion matrix [[tn, fp], [fn, tp]] with negatives weighted."""
     (_, fp), (fn, tp) = confusion
-    fp = fp * negative_weight
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return rates_from_counts(tp, fp * negative_weight, fn)[2]
 
 
 def mix_weight(train_positive_share: float, test_negatives: int, test_positives: int) -> float:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.recipe_table import f1_at_mix, mix_weight
+from bench.recipe_table import mix_weight
+from seefood.scoring import rates_from_counts
 from training.run_io import load_out_of_fold, load_run
 from training.threshold import binary_curve, choose_threshold, shrink_towards
 
@@ -29,9 +30,8 @@ SHRINK_TRIALS = (5, 10, 20, 40)  # pseudo-positives behind the prior (training.t
 def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_weight: float = 1.0) -> float:
     """Positive-class F1 at ``threshold`` with test negatives weighted (bench.recipe_table.f1_at_mix)."""
     pred = scores >= threshold
-    confusion = [[int(np.sum(~pred & ~labels)), int(np.sum(pred & ~labels))],
-                 [int(np.sum(~pred & labels)), int(np.sum(pred & labels))]]
-    return f1_at_mix(confusion, negative_weight)
+    return rates_from_counts(float(np.sum(pred & labels)), negative_weight * float(np.sum(pred & ~labels)),
+                             float(np.sum(~pred & labels)))[2]
 
 
 def run_scores(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:

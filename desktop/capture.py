@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seefood.images import classify_path
+from seefood.errors import InputError
+from seefood.images import image_files
 from seefood.names import ClassNameError
 from seefood.names import check_class_name as _check_name
 
@@ -25,7 +26,7 @@ JPEG_QUALITY = 95
 MAX_SUFFIX = 10000
 
 
-class CaptureError(ValueError):
+class CaptureError(InputError):
     """A capture that cannot be saved; the message says why and what to do."""
 
 
@@ -42,7 +43,7 @@ def count_images(folder: Path) -> int:
     """Photos directly inside ``folder`` (0 when it does not exist)."""
     if not folder.is_dir():
         return 0
-    return sum(1 for p in folder.iterdir() if p.is_file() and classify_path(p) == "image")
+    return len(image_files(folder, recursive=False))
 
 
 def class_counts(data_dir: Path, classes: list[str]) -> dict[str, int]:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from seefood.images import ImageReadError, classify_path, load_rgb
+from seefood.images import ImageReadError, image_files, load_rgb
 from desktop.frames import Frame, LatestSlot
 from desktop.qtsignals import emit
 
@@ -57,7 +57,7 @@ def folder_images(folder: Path) -> list[Path]:
     Anything named like a photo is listed, even a FIFO or a device: ``load_rgb`` refuses it with a
     message the slideshow shows, rather than the file being skipped without a word.
     """
-    return sorted(p for p in folder.iterdir() if not p.is_dir() and classify_path(p) == "image")
+    return image_files(folder, recursive=False)
 
 
 def open_camera(index: int, resolution: tuple[int, int] | None = None) -> cv2.VideoCapture:

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from importlib import metadata as _importlib_metadata
 from pathlib import Path
 
-from export.run_reader import Run
+from training.run_io import RunInfo as Run
 from seefood.atomic import staged_folder
 from seefood.bundle import MANIFEST_NAME, SCHEMA_VERSION, labels_text, sha256_of
-from seefood.cli import UserError
+from seefood.errors import InputError
 
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
@@ -28,25 +28,21 @@ README_FILE = "README.md"
 
 
 def refuse_existing(path: Path, force: bool, what: str = "bundle") -> None:
-    """UserError when ``path`` exists and ``force`` is not given (checked before any slow work)."""
+    """InputError when ``path`` exists and ``force`` is not given (checked before any slow work)."""
     if path.exists() and not force:
-        raise UserError(f"{path}: a {what} is already there; pass --force to replace it or choose another --out")
+        raise InputError(f"{path}: a {what} is already there; pass --force to replace it or choose another --out")
 
 
 def check_bundle_target(out: Path, run: Run, force: bool) -> None:
     """Before any slow work: ``--out`` may only become a bundle where nothing else is lost. It
     must not be, contain or sit inside the run folder or the run's photos, and ``--force``
     replaces only a bundle SeeFood wrote (``seefood.ownership``), never another folder."""
-    from seefood.errors import InputError
     from seefood.ownership import check_apart, check_output_folder
 
-    try:
-        check_apart(out, run.run_dir, "the run folder")
-        if run.data_dir:
-            check_apart(out, Path(run.data_dir), "the run's data folder")
-        check_output_folder(out, "bundle", force)
-    except InputError as error:
-        raise UserError(str(error)) from error
+    check_apart(out, run.run_dir, "the run folder")
+    if run.data_dir:
+        check_apart(out, Path(run.data_dir), "the run's data folder")
+    check_output_folder(out, "bundle", force)
 
 
 @contextlib.contextmanager

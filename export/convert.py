@@ -33,12 +33,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from seefood.errors import SeeFoodError
+
 MODES = ("float32", "float16", "dynamic", "int8")
 GRANULARITIES = ("per-tensor", "per-channel")
 DEFAULT_REPRESENTATIVE_SIZE = 200
 
 
-class ConversionError(RuntimeError):
+class ConversionError(SeeFoodError, RuntimeError):
     """The TFLite converter refused the model; the message says which mode and why."""
 
 

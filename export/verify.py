@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export.run_reader import Run, is_run_dir, load_fitted, load_run
 from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
-from seefood.bundle import decide_indices as decide  # the runtime's rule, on arrays of rows
-from seefood.cli import UserError
-from seefood.images import IMAGE_SUFFIXES
-from training.run_io import write_json_atomic  # noqa: F401  (also used by export.commands)
+from seefood.errors import InputError
+from seefood.images import class_folders, image_files, load_fitted
+from seefood.scoring import average_precision, class_probabilities, confusion, macro_average_precision, per_class_rates
+from seefood.scoring import decide_indices as decide  # the runtime's rule, on arrays of rows
+from training.run_io import RunInfo as Run
+from training.run_io import is_run_dir, load_run, write_json_atomic  # noqa: F401  (write_json_atomic: also export.commands)
 
 VERIFICATION_NAME = "verification.json"
 
@@ -50,69 +51,35 @@ class Tolerances:
     # otherwise fail on 0.001 of drift).
     borderline: float = 0.01
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_agreement <= 1.0:
+            raise InputError(f"--min-agreement must be between 0 and 1, got {self.min_agreement}")
+        if self.max_f1_drop < 0 or self.max_recall_drop < 0 or self.borderline < 0:
+            raise InputError("--max-f1-drop, --max-recall-drop and --borderline must not be negative")
+
 
 # ---------------------------------------------------------------- metrics (numpy only)
 
 
 def class_scores(task: str, outputs: np.ndarray) -> np.ndarray:
     """Model outputs -> probabilities in ``classes`` order (binary: [1 - p, p])."""
-    outputs = np.asarray(outputs, dtype=np.float64)
-    if task == "binary":
-        p = np.clip(outputs.reshape(-1), 0.0, 1.0)
-        return np.stack([1.0 - p, p], axis=1)
-    return outputs.reshape(len(outputs), -1)
-
-
-def average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the precision-recall curve (step-wise, as scikit-learn computes it)."""
-    positive = np.asarray(positive).astype(bool)
-    if not positive.any():
-        return None
-    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
-    s, y = np.asarray(score)[order], positive[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp = np.cumsum(y)[last].astype(float)
-    fp = np.cumsum(~y)[last].astype(float)
-    precision = tp / (tp + fp)
-    recall = tp / positive.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return class_probabilities(outputs, task == "binary")
 
 
 def pr_auc(task: str, scores: np.ndarray, targets: np.ndarray) -> float | None:
     if task == "binary":
         return average_precision(targets == 1, scores[:, 1])
-    values = [average_precision(targets == c, scores[:, c]) for c in range(scores.shape[1])]
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
-
-
-def f1_score(task: str, decisions: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
-    """Binary: F1 of the positive class. Multi-class: macro F1, "unknown" counted as a miss."""
-    per_class = []
-    for c in ([1] if task == "binary" else range(n_classes)):
-        predicted = decisions == c
-        actual = targets == c
-        tp = float(np.sum(predicted & actual))
-        precision = tp / predicted.sum() if predicted.any() else 0.0
-        recall = tp / actual.sum() if actual.any() else 0.0
-        per_class.append(2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0)
-    return float(np.mean(per_class))
-
-
-def recalls(decisions: np.ndarray, targets: np.ndarray, classes: list[str]) -> dict[str, float | None]:
-    out = {}
-    for c, name in enumerate(classes):
-        actual = targets == c
-        out[name] = float(np.mean(decisions[actual] == c)) if actual.any() else None
-    return out
+    return macro_average_precision(scores, targets)
 
 
 def split_metrics(task: str, scores: np.ndarray, targets: np.ndarray, threshold: float, classes: list[str]) -> dict:
-    decisions = decide(task, scores, threshold)
+    """PR-AUC; F1 (binary: of the positive class; multi-class: macro, "unknown" counted as a miss);
+    recall per class (None for a class with no photo here)."""
+    table = per_class_rates(confusion(decide(task, scores, threshold), targets, len(classes)))
     return {
         "pr_auc": pr_auc(task, scores, targets),
-        "f1": f1_score(task, decisions, targets, len(classes)),
-        "recall": recalls(decisions, targets, classes),
+        "f1": float(table["f1"][1] if task == "binary" else np.mean(table["f1"])),
+        "recall": {name: float(table["recall"][c]) if table["support"][c] else None for c, name in enumerate(classes)},
     }
 
 
@@ -177,15 +144,13 @@ def retune_threshold(task: str, scores: np.ndarray, targets: np.ndarray, objecti
 
 def _folder_examples(root: Path, class_map: dict[str, int]) -> list[tuple[str, int]]:
     items = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in class_folders(root):
         if folder.name not in class_map:
-            raise UserError(
+            raise InputError(
                 f"{folder}: class folder {folder.name!r} is not one the model was trained on "
                 f"({', '.join(sorted(class_map))}); remove it or pass the run folder instead"
             )
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
-                items.append((str(path), class_map[folder.name]))
+        items += [(str(path), class_map[folder.name]) for path in image_files(folder)]
     return items
 
 
@@ -196,7 +161,7 @@ def data_dir_splits(data_dir: Path, class_map: dict[str, int]) -> dict[str, list
         "data": _folder_examples(data_dir, class_map)
     }
     if not any(splits.values()):
-        raise UserError(f"{data_dir}: no photos found in class folders")
+        raise InputError(f"{data_dir}: no photos found in class folders")
     return splits
 
 
@@ -207,7 +172,7 @@ def _resolve_source(bundle_dir: Path, manifest_raw: dict, source: Path | None) -
         return run, {s: run.splits.get(s, []) for s in ("val", "test")}
     recorded = manifest_raw.get("source_run")
     if not recorded or not is_run_dir(recorded):
-        raise UserError(
+        raise InputError(
             f"{bundle_dir}: verification needs the Keras model of the run this bundle came from, and the manifest's "
             f"source_run ({recorded!r}) is not a run folder here; pass it: `seefood verify {bundle_dir} RUN_DIR`"
         )
@@ -215,7 +180,7 @@ def _resolve_source(bundle_dir: Path, manifest_raw: dict, source: Path | None) -
     if source is None:
         return run, {s: run.splits.get(s, []) for s in ("val", "test")}
     if not source.is_dir():
-        raise UserError(f"{source}: no such folder (expected a run folder or a folder of class folders)")
+        raise InputError(f"{source}: no such folder (expected a run folder or a folder of class folders)")
     return run, data_dir_splits(source, run.class_map or {c: i for i, c in enumerate(run.classes)})
 
 
@@ -306,13 +271,13 @@ def verify_bundle(bundle_dir: Path | str, source: Path | str | None = None, tole
     manifest = load_manifest(bundle_dir)
     run, splits = _resolve_source(bundle_dir, manifest.raw, Path(source) if source is not None else None)
     if manifest.task != run.task or manifest.classes != run.classes:
-        raise UserError(
+        raise InputError(
             f"{bundle_dir}: the bundle ({manifest.task}, {manifest.classes}) does not come from run {run.run_dir} "
             f"({run.task}, {run.classes}); pass the right run folder"
         )
     splits = {name: items for name, items in splits.items() if items}
     if not splits:
-        raise UserError(f"{run.run_dir}: the run has no validation or test photos to verify on")
+        raise InputError(f"{run.run_dir}: the run has no validation or test photos to verify on")
     classifier = Classifier(bundle_dir)
     model = keras_model if keras_model is not None else run.load_model()
     threshold = manifest.threshold

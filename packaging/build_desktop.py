@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from seefood.errors import SeeFoodError
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 NAME = "seefood-app"
@@ -38,7 +40,7 @@ EXCLUDED = (
 LITERT_LIBRARIES = ("libpywrap_litert_common.so", "libpywrap_litert_common.dylib", "pywrap_litert_common.dll")
 
 
-class BuildError(RuntimeError):
+class BuildError(SeeFoodError, RuntimeError):
     """Something the person building can fix; printed without a traceback."""
 
 

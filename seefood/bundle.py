@@ -25,8 +25,7 @@ from seefood.manifest import (  # noqa: F401 (re-exported: the names other stage
     verification_warning,
 )
 from seefood.preprocessing import fit_to_input
-
-UNKNOWN_LABEL = "unknown"
+from seefood.scoring import class_probabilities, decide
 
 
 class NonFiniteScoresError(BundleError):
@@ -81,31 +80,6 @@ def make_interpreter(model_path: Path | str, num_threads: int | None = None, pre
     raise BundleError(
         "no TFLite interpreter is installed (" + "; ".join(errors) + "); `pip install ai-edge-litert`"
     )
-
-
-UNKNOWN_INDEX = -1
-
-
-def decide_indices(task: str, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """The decision rule of every SeeFood runtime, for rows of class scores [N, K]: the class index
-    per row, ``UNKNOWN_INDEX`` for a rejected multi-class row.
-
-    Binary (rows [1-p, p]): the positive class (1) when p >= threshold, else the negative (0).
-    Multi-class: the top class when its score >= threshold, else unknown.
-    """
-    scores = np.asarray(scores)
-    if task == "binary":
-        return (scores[:, 1] >= threshold).astype(int)
-    return np.where(scores.max(axis=1) >= threshold, scores.argmax(axis=1), UNKNOWN_INDEX)
-
-
-def decide(task: str, classes: list[str], scores: np.ndarray, threshold: float) -> tuple[str, float, str]:
-    """``decide_indices`` for one row of scores: (label, confidence, top_class)."""
-    scores = np.asarray(scores).reshape(-1)
-    index = int(decide_indices(task, scores[np.newaxis], threshold)[0])
-    label = classes[index] if index != UNKNOWN_INDEX else UNKNOWN_LABEL
-    top = 1 if task == "binary" else int(np.argmax(scores))
-    return label, float(scores[top]), classes[top]
 
 
 def check_finite(scores: np.ndarray, model_path: Path | str) -> None:
@@ -204,10 +178,7 @@ class Classifier:
         """
         out = self.raw_output(fit_to_input(rgb, self.manifest.preprocessing.image_size))
         check_finite(out, self.model_path)
-        if self.task == "binary":
-            p = float(np.clip(out[0], 0.0, 1.0))
-            return np.array([1.0 - p, p], dtype=np.float32)
-        return out
+        return class_probabilities(out[np.newaxis], self.task == "binary")[0].astype(np.float32)
 
     def decide(self, scores: np.ndarray, threshold: float | None = None) -> tuple[str, float, str]:
         """(label, confidence, top_class) for class scores at a threshold."""

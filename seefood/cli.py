@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 
+from seefood.errors import SeeFoodError
+
 # Modules that define ``register(subparsers)``; each adds its subcommands and sets ``func``.
 COMMAND_MODULES = (
     "training.commands",
@@ -18,10 +20,6 @@ COMMAND_MODULES = (
     "desktop.commands",
     "seefood.demo_commands",
 )
-
-
-class UserError(Exception):
-    """An error caused by input the user can fix; printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,16 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except UserError as error:
+    except (SeeFoodError, FileNotFoundError, FileExistsError) as error:  # meant for the user: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # errors meant for the user carry a clear message
-        from seefood.errors import InputError  # BundleError, ImageReadError, ClassNameError...
-
-        if isinstance(error, (InputError, FileNotFoundError, FileExistsError)):
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        raise
     return int(result or 0)
 
 

@@ -58,11 +58,11 @@ def register(subparsers) -> None:
 
 
 def _run_demo_data(args: argparse.Namespace) -> int:
-    from seefood.cli import UserError
+    from seefood.errors import InputError
     from seefood.demo_data import generate
 
     if args.scale <= 0 or args.seed < 0:
-        raise UserError(f"--scale must be more than 0 and --seed at least 0 (got {args.scale:g} and {args.seed})")
+        raise InputError(f"--scale must be more than 0 and --seed at least 0 (got {args.scale:g} and {args.seed})")
     print(f"generating demo data in {args.dir} (seed {args.seed}, scale {args.scale:g}) ...", flush=True)
     summary = generate(args.dir, seed=args.seed, scale=args.scale, force=args.force,
                        progress=lambda line: print(line, flush=True))

@@ -1,10 +1,16 @@
-"""The base of every error a user can fix by changing their input.
+"""SeeFood's error hierarchy: every error meant for the user derives from ``SeeFoodError``.
 
-``seefood.cli`` prints any ``InputError`` as one line (``error: ...``) and exits with code 2, so a
+``seefood.cli`` prints any ``SeeFoodError`` as one line (``error: ...``) and exits with code 2, so a
 stage only has to raise a subclass with a message that names the file and the fix; it never has to
-know about the command line. ``BundleError``, ``ImageReadError`` and ``ClassNameError`` derive from
-it. It is a ``ValueError`` so that code written before it existed (``except ValueError``) still
-catches these errors.
+know about the command line, and no library module imports ``seefood.cli``.
+
+- ``InputError`` (also a ``ValueError``): input the user can fix: an option value, a file, a folder,
+  a name. ``BundleError``, ``ImageReadError``, ``ClassNameError``, ``OutputFolderError``,
+  ``DataError``, ``RunError``, ``TrainingFailed``, ``CaptureError`` and ``QtPlatformError`` derive
+  from it.
+- ``WeightsError``, ``ConversionError`` and ``BuildError`` (also ``RuntimeError``): a step that
+  could not be done here (no network for weights, a converter failure, a packaging tool), with
+  the way round it in the message.
 """
 
 from __future__ import annotations
@@ -14,8 +20,12 @@ import errno
 MAX_ECHO_CHARS = 200  # how much of a user's file content an error message may repeat
 
 
-class InputError(ValueError):
-    """Input the user can fix (a file, a folder, a name); the message names it and says how."""
+class SeeFoodError(Exception):
+    """An error for the user: its message says what went wrong, where, and what to do."""
+
+
+class InputError(SeeFoodError, ValueError):
+    """Input the user can fix (an option, a file, a folder, a name); the message names it and says how."""
 
 
 def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:

@@ -71,6 +71,28 @@ def classify_path(path: Path) -> str:
     return "other"
 
 
+def class_folders(root: Path) -> list[Path]:
+    """The visible subfolders of ``root``, sorted: the class folders of a training folder."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def image_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """The photos in ``folder`` (and, when ``recursive``, its visible subfolders), sorted, by the
+    one rule of ``classify_path``: hidden files and folders and OS litter are left out.
+
+    Anything named like a photo is listed, even a FIFO or a device: ``load_rgb`` refuses it with a
+    message, rather than the file being skipped without a word.
+    """
+    folder = Path(folder)
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if not p.is_dir() and classify_path(p) == "image")
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        files.extend(Path(dirpath) / name for name in sorted(filenames) if classify_path(Path(name)) == "image")
+    return files
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; transparency is composited on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -193,3 +215,12 @@ def _orientation(image: Image.Image) -> int:
         exif = image.getexif()
     value = exif.get(0x0112, 1)
     return value if isinstance(value, int) else 1
+
+
+def load_fitted(path: Path | str, image_size: int) -> np.ndarray:
+    """A photo file as the model's uint8 input (image_size x image_size x 3): ``load_rgb`` then the
+    one crop + resize of ``seefood.preprocessing``. Training, export, verify and the benchmarks read
+    photos through this function alone."""
+    from seefood.preprocessing import fit_to_input
+
+    return fit_to_input(load_rgb(path), image_size)

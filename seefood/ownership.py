@@ -23,7 +23,7 @@ RUN_FILES = frozenset({"config.json", "audit.json", "splits.json", "run.json", "
                        "test_scores.npz"})  # out_of_fold: --threshold-folds; test_scores: written by `seefood compare`
 RUN_FOLDERS = {"checkpoints": (".keras", ".txt"), "plots": (".png",), "logs": None}  # None: TensorBoard's own tree
 BUNDLE_FILES = frozenset({"model.tflite", "labels.txt", "manifest.json", "README.md", "verification.json",
-                          "comparison.json", "comparison.md"})
+                          "comparison.json", "comparison.md", "export_config.json"})
 BUNDLE_MODES = frozenset({"float32", "float16", "dynamic", "int8"})
 LISTED = 5  # entries named in a refusal
 

@@ -44,8 +44,8 @@ def test_recipe_table_f1_at_the_training_mix_weights_test_negatives():
     from bench.recipe_table import f1_at_mix
 
     confusion = [[90, 10], [5, 15]]  # [[tn, fp], [fn, tp]]
-    assert f1_at_mix(confusion, 1.0) == 2 * 15 / (2 * 15 + 10 + 5)
-    assert f1_at_mix(confusion, 2.0) == 2 * 15 / (2 * 15 + 20 + 5)  # twice the negatives: twice the false alarms
+    assert f1_at_mix(confusion, 1.0) == pytest.approx(2 * 15 / (2 * 15 + 10 + 5))
+    assert f1_at_mix(confusion, 2.0) == pytest.approx(2 * 15 / (2 * 15 + 20 + 5))  # twice the negatives: twice the false alarms
     assert f1_at_mix([[100, 0], [20, 0]], 1.0) == 0.0
 
 

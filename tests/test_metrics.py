@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from training.metrics import overfitting_check
 
 MEMORISING = {"loss": [0.9, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2], "val_loss": [0.8, 0.5, 0.4, 0.45, 0.55, 0.6, 0.7]}
@@ -54,3 +57,29 @@ def test_early_stopping_keeps_the_best_epoch_across_both_phases_of_a_run():
     assert stopper.best_epoch == 1 and stopper.best == 0.9
     for kept, best in zip(model.get_weights(), snapshots[1]):
         np.testing.assert_array_equal(kept, best)
+
+
+def test_the_numeric_core_matches_scikit_learn_on_ties_and_counts_unknown_as_a_miss():
+    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+    from seefood.scoring import average_precision, confusion, decide_indices, per_class_rates, rates
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        labels = rng.random(60) < 0.2
+        scores = np.round(rng.random(60), 1)  # many ties, as quantized scores have
+        if labels.any():
+            assert average_precision(labels, scores) == pytest.approx(average_precision_score(labels, scores))
+        predicted = scores >= 0.5
+        p, r, f = rates(predicted, labels)
+        assert (p, r, f) == pytest.approx((precision_score(labels, predicted, zero_division=0),
+                                           recall_score(labels, predicted, zero_division=0),
+                                           f1_score(labels, predicted, zero_division=0)))
+    scores = np.array([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])
+    targets = np.array([0, 1, 2, 2])
+    decided = decide_indices("multiclass", scores, 0.45)
+    assert decided.tolist() == [0, 1, -1, 2]
+    counts = confusion(decided, targets, 3)
+    assert counts[2].tolist() == [0, 0, 1, 1]  # the last column counts "unknown"
+    table = per_class_rates(counts)
+    assert table["recall"].tolist() == [1.0, 1.0, 0.5] and table["precision"].tolist() == [1.0, 1.0, 1.0]

@@ -99,7 +99,8 @@ def test_multiclass_export_is_verified(tmp_path_factory):
 
 
 def test_metrics():
-    from export.verify import average_precision, class_scores, decide, f1_score, recalls
+    from export.verify import class_scores, split_metrics
+    from seefood.scoring import average_precision, decide_indices
 
     y = np.array([1, 0, 1, 0])
     s = np.array([0.9, 0.8, 0.7, 0.1])
@@ -107,12 +108,15 @@ def test_metrics():
     assert average_precision(np.zeros(4, bool), s) is None
     scores = class_scores("binary", s[:, None])
     assert np.allclose(scores.sum(axis=1), 1.0)
-    decisions = decide("binary", scores, 0.75)
-    assert decisions.tolist() == [1, 1, 0, 0]
-    assert f1_score("binary", decisions, y, 2) == pytest.approx(0.5)
-    assert recalls(decisions, y, ["neg", "pos"]) == {"neg": 0.5, "pos": 0.5}
+    assert decide_indices("binary", scores, 0.75).tolist() == [1, 1, 0, 0]
+    metrics = split_metrics("binary", scores, y, 0.75, ["neg", "pos"])
+    assert metrics["f1"] == pytest.approx(0.5) and metrics["recall"] == {"neg": 0.5, "pos": 0.5}
     multi = np.array([[0.4, 0.35, 0.25], [0.1, 0.8, 0.1]])
-    assert decide("multiclass", multi, 0.5).tolist() == [-1, 1]  # below threshold: unknown
+    assert decide_indices("multiclass", multi, 0.5).tolist() == [-1, 1]  # below threshold: unknown
+    # "unknown" is a miss for its class; a class with no photo has no recall
+    metrics = split_metrics("multiclass", multi, np.array([0, 1]), 0.5, ["a", "b", "c"])
+    assert metrics["recall"] == {"a": 0.0, "b": 1.0, "c": None}
+    assert metrics["f1"] == pytest.approx((0 + 1 + 0) / 3)
 
 
 def test_bench_reports_latency_size_and_memory(bundle, tmp_path_factory, capsys):

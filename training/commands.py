@@ -63,37 +63,25 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from seefood.cli import UserError
-
-    try:
-        cfg = TrainConfig(
-            data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup,
-            balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
-            threshold_folds=args.threshold_folds,
-            val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
-            mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,
-            fine_tune_epochs=args.fine_tune_epochs, init_from=args.init_from, force=args.force,
-        )
-        from training.threshold import parse_objective
-
-        parse_objective(cfg.threshold_objective)
-    except ValueError as error:
-        raise UserError(str(error)) from error
-    from seefood.errors import InputError
-    from training.models import WeightsError
+    from training.threshold import parse_objective
     from training.train import train
 
-    try:
-        train(cfg)
-    except (InputError, WeightsError) as error:  # data, output folder, diverged or full-disk runs
-        raise UserError(str(error)) from error
+    cfg = TrainConfig(
+        data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup,
+        balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
+        threshold_folds=args.threshold_folds,
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+        mixed_precision=args.mixed_precision, distribute=args.distribute, patience=args.patience,
+        fine_tune_epochs=args.fine_tune_epochs, init_from=args.init_from, force=args.force,
+    )
+    parse_objective(cfg.threshold_objective)  # a bad objective fails before the slow work
+    train(cfg)  # data, output-folder, weights and diverged-run errors are SeeFoodErrors: seefood.cli prints them
     return 0
 
 
 def _evaluate(args) -> int:
-    from seefood.cli import UserError
     from training.evaluate import evaluate_run, retune_run
     from training.run_io import load_run
     from training.threshold import parse_objective
@@ -101,12 +89,9 @@ def _evaluate(args) -> int:
     run = load_run(args.run_dir)
     model = None
     if args.threshold_objective:
-        try:
-            parse_objective(args.threshold_objective)  # before the slow model load
-            model = run.load_model()
-            run = retune_run(run, args.threshold_objective, model=model)
-        except ValueError as error:  # a bad objective, or no validation photos
-            raise UserError(str(error)) from error
+        parse_objective(args.threshold_objective)  # before the slow model load
+        model = run.load_model()
+        run = retune_run(run, args.threshold_objective, model=model)  # InputError without validation photos
     evaluate_run(run, model=model, data_dir=Path(args.data_dir) if args.data_dir else None)
     return 0
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seefood.errors import InputError
 from training.config import TrainConfig
 
 
@@ -98,13 +99,13 @@ class CompareConfig:
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:
-            raise ValueError(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
+            raise InputError(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
         if not self.strategies:
-            raise ValueError("--strategies needs at least one strategy")
+            raise InputError("--strategies needs at least one strategy")
         if len(set(self.strategies)) != len(self.strategies):
-            raise ValueError("--strategies lists a strategy twice")
+            raise InputError("--strategies lists a strategy twice")
         if self.repeats < 1:
-            raise ValueError("--repeats must be at least 1")
+            raise InputError("--repeats must be at least 1")
 
     def train_config(self, strategy: Strategy, repeat: int) -> TrainConfig:
         return TrainConfig(
@@ -155,7 +156,7 @@ def save_test_scores(run_dir: Path, image_cache: dict[str, np.ndarray]) -> None:
 
     ``image_cache`` holds decoded, fitted photos across runs: every run shares one split, so each
     test photo is decoded once per comparison."""
-    from training.pipeline import load_fitted
+    from seefood.images import load_fitted
     from training.run_io import load_run
 
     run = load_run(run_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from training.compare import DEFAULT_STRATEGIES, STRATEGIES, CompareConfig
+from training.compare import DEFAULT_STRATEGIES, STRATEGIES, CompareConfig, compare
 
 
 def register(subparsers) -> None:
@@ -48,25 +48,13 @@ def command_line(args) -> str:
 
 
 def _compare(args) -> int:
-    from seefood.cli import UserError
-
-    try:
-        cfg = CompareConfig(
-            data_dir=args.data_dir, out=args.out, strategies=args.strategies, repeats=args.repeats, epochs=args.epochs,
-            image_size=args.image_size, model=args.model, batch_size=args.batch_size, patience=args.patience,
-            positive=args.positive, seed=args.seed, force=args.force, command=command_line(args),
-        )
-        cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)  # validates the shared training options early
-    except ValueError as error:
-        raise UserError(str(error)) from error
-    from training.compare import compare
-    from training.dataset import DataError
-    from training.models import WeightsError
-
-    try:
-        result = compare(cfg)
-    except (DataError, WeightsError) as error:
-        raise UserError(str(error)) from error
+    cfg = CompareConfig(
+        data_dir=args.data_dir, out=args.out, strategies=args.strategies, repeats=args.repeats, epochs=args.epochs,
+        image_size=args.image_size, model=args.model, batch_size=args.batch_size, patience=args.patience,
+        positive=args.positive, seed=args.seed, force=args.force, command=command_line(args),
+    )
+    cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)  # validates the shared training options early
+    result = compare(cfg)  # data and weights errors are SeeFoodErrors: seefood.cli prints them
     rec = result["recommendation"]
     print(f"\nComparison written to {args.out}/compare.md (and compare.json, compare_pr.png)")
     print(f"Recommended: {rec['strategy']} -- {rec['reason']}")

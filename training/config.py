@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from seefood.errors import InputError
+
 MODELS = ("small_cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
 AUGMENTS = ("none", "light", "strong")
 BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight", "logit_adjust")
@@ -93,29 +95,29 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
-            raise ValueError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+            raise InputError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.augment not in AUGMENTS:
-            raise ValueError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+            raise InputError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
         if self.balance not in BALANCES:
-            raise ValueError(f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}")
+            raise InputError(f"--balance must be one of {', '.join(BALANCES)}, got {self.balance!r}")
         if self.loss not in LOSSES:
-            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+            raise InputError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.loss == "focal" and self.balance == "logit_adjust":
-            raise ValueError("--loss focal and --balance logit_adjust cannot be combined; choose one")
+            raise InputError("--loss focal and --balance logit_adjust cannot be combined; choose one")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
-            raise ValueError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
+            raise InputError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
         if self.image_size == 0:
             self.image_size = DEFAULT_IMAGE_SIZE[self.model]
         if self.image_size < 32:
-            raise ValueError(f"--image-size must be at least 32, got {self.image_size}")
+            raise InputError(f"--image-size must be at least 32, got {self.image_size}")
         if self.epochs < 0 or self.batch_size < 1 or self.patience < 0:
-            raise ValueError("--epochs and --patience must be 0 or more (0: automatic / off), --batch-size at least 1")
+            raise InputError("--epochs and --patience must be 0 or more (0: automatic / off), --batch-size at least 1")
         if self.threshold_folds < 0 or self.threshold_folds == 1 or self.threshold_folds > 10:
-            raise ValueError(f"--threshold-folds must be 0 (off) or 2 to 10, got {self.threshold_folds}")
+            raise InputError(f"--threshold-folds must be 0 (off) or 2 to 10, got {self.threshold_folds}")
         if not 0 <= self.mixup <= 10:
-            raise ValueError(f"--mixup is the Beta(alpha, alpha) of the blend, 0 (off) to 10, got {self.mixup}")
+            raise InputError(f"--mixup is the Beta(alpha, alpha) of the blend, 0 (off) to 10, got {self.mixup}")
         if not (self.learning_rate > 0 and self.weight_decay >= 0):
-            raise ValueError("--learning-rate must be positive and --weight-decay not negative")
+            raise InputError("--learning-rate must be positive and --weight-decay not negative")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,7 +24,7 @@ from seefood.bundle import sha256_of
 from seefood.errors import InputError
 from seefood.names import ClassNameError, check_class_name
 from seefood.ownership import looks_like_seefood_output
-from seefood.images import ImageReadError, classify_path, image_size_of, load_rgb
+from seefood.images import ImageReadError, class_folders, classify_path, image_size_of, load_rgb
 
 SPLITS = ("train", "val", "test")
 
@@ -79,13 +79,9 @@ def split_for(sha256: str, seed: int, val_fraction: float, test_fraction: float)
     return "train"
 
 
-def _class_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def _layout(data_dir: Path) -> tuple[str, dict[str, Path]]:
     """('split', {split: dir}) when DATA_DIR has train/ (and maybe val/, test/), else ('flat', {})."""
-    subdirs = {p.name.lower(): p for p in _class_dirs(data_dir)}
+    subdirs = {p.name.lower(): p for p in class_folders(data_dir)}
     if "train" in subdirs:
         return "split", {name: subdirs[name] for name in SPLITS if name in subdirs}
     return "flat", {}
@@ -146,7 +142,7 @@ def discover(
         for entry in sorted(root.iterdir()):
             if entry.is_file():
                 ignored.append({"path": str(entry), "reason": "file outside a class folder"})
-        for class_dir in _class_dirs(root):
+        for class_dir in class_folders(root):
             _check_class_folder(class_dir)
             classes.add(class_dir.name)
             for dirpath, dirnames, filenames in os.walk(class_dir):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seefood.errors import InputError
 from training import metrics as M
 from training.report import write_report
 from training.run_io import RunInfo, load_out_of_fold, write_json_atomic
@@ -82,7 +83,7 @@ def retune_run(run: RunInfo, objective: str, model=None) -> RunInfo:
 
     parse_objective(objective)  # a bad objective fails before any work
     if not run.splits.get("val"):
-        raise ValueError(f"{run.run_dir}: splits.json has no validation photos to choose a threshold on")
+        raise InputError(f"{run.run_dir}: splits.json has no validation photos to choose a threshold on")
     model = model or run.load_model()
     pooled = load_out_of_fold(run.run_dir) if run.binary else None
     info = choose_and_record_threshold(model, run.splits["val"], run.binary, objective, run.preprocessing.image_size,
@@ -114,7 +115,7 @@ def _split_from_folder(run: RunInfo, data_dir: Path) -> list[tuple[str, int]]:
     inv = discover(data_dir, val_fraction=0.0, test_fraction=1.0)
     unknown = sorted(set(inv.folder_classes) - set(run.class_map))
     if unknown:
-        raise ValueError(f"{data_dir}: class folder(s) {unknown} were not in training ({sorted(run.class_map)})")
+        raise InputError(f"{data_dir}: class folder(s) {unknown} were not in training ({sorted(run.class_map)})")
     return [(e.path, run.class_map[e.folder_class]) for e in inv.examples]
 
 

@@ -16,8 +16,8 @@ roughly how many more it needs, and the other way out (a pretrained backbone).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score
 
+from seefood.scoring import average_precision
 from training.threshold import bootstrap
 
 RESAMPLES = 200
@@ -33,7 +33,7 @@ def pr_auc_interval(scores: np.ndarray, positive: np.ndarray, seed: int = 0) -> 
     positive = np.asarray(positive, dtype=bool)
     if positive.sum() == 0 or positive.all():
         return None
-    values = bootstrap(scores, positive, lambda s, y: average_precision_score(y, s), RESAMPLES, seed)
+    values = bootstrap(scores, positive, lambda s, y: average_precision(y, s), RESAMPLES, seed)
     if not len(values):
         return None
     return float(np.percentile(values, LOWER_PERCENTILE)), float(np.percentile(values, 100 - LOWER_PERCENTILE))

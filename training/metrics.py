@@ -4,32 +4,21 @@ baseline that shows how much accuracy alone lies on imbalanced data."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
-from seefood.bundle import decide_indices
+from seefood.scoring import average_precision, class_probabilities, confusion, decide_indices, per_class_rates, rates
 
 
-def _per_class(cm: np.ndarray, classes: list[str]) -> dict[str, dict]:
-    out = {}
-    for i, cls in enumerate(classes):
-        tp = float(cm[i, i])
-        predicted = float(cm[:, i].sum())
-        support = int(cm[i, :].sum())
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out[cls] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-    return out
+def _per_class(counts: np.ndarray, classes: list[str]) -> dict[str, dict]:
+    table = per_class_rates(counts)
+    return {cls: {"precision": float(table["precision"][i]), "recall": float(table["recall"][i]),
+                  "f1": float(table["f1"][i]), "support": int(table["support"][i])} for i, cls in enumerate(classes)}
 
 
 def decisions(scores: np.ndarray, threshold: float, binary: bool) -> np.ndarray:
-    """Predicted class index per example by the runtime's rule (``seefood.bundle.decide_indices``);
+    """Predicted class index per example by the runtime's rule (``seefood.scoring.decide_indices``);
     binary ``scores`` are P(positive), multi-class rejects are -1 ("unknown")."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if binary:
-        p = scores.reshape(-1)
-        return decide_indices("binary", np.stack([1.0 - p, p], axis=1), threshold)
-    return decide_indices("multiclass", scores, threshold)
+    return decide_indices("binary" if binary else "multiclass", class_probabilities(scores, binary), threshold)
 
 
 def classification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float, classes: list[str]) -> dict:
@@ -39,8 +28,8 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: fl
     binary = scores.ndim == 1 or scores.shape[-1] == 1
     pred = decisions(scores, threshold, binary)
     k = len(classes)
-    cm = confusion_matrix(labels, np.where(pred < 0, k, pred), labels=list(range(k + 1)))[:k, :]
-    per_class = _per_class(cm[:, :k], classes)
+    cm = confusion(pred, labels, k)
+    per_class = _per_class(cm, classes)
     recalls = [per_class[c]["recall"] for c in classes]
     result = {
         "threshold": float(threshold),
@@ -73,7 +62,7 @@ def ranking_metrics(scores: np.ndarray, labels: np.ndarray, classes: list[str]) 
     if scores.ndim == 1 or scores.shape[-1] == 1:
         s = scores.reshape(-1)
         if 0 < labels.sum() < len(labels):
-            out["pr_auc"] = float(average_precision_score(labels, s))
+            out["pr_auc"] = average_precision(labels == 1, s)
             out["roc_auc"] = float(roc_auc_score(labels, s))
         out["positive_rate"] = float(labels.mean())
         return out
@@ -82,7 +71,7 @@ def ranking_metrics(scores: np.ndarray, labels: np.ndarray, classes: list[str]) 
         y = labels == i
         if 0 < y.sum() < len(y):
             per_class[cls] = {
-                "pr_auc": float(average_precision_score(y, scores[:, i])),
+                "pr_auc": average_precision(y, scores[:, i]),
                 "roc_auc": float(roc_auc_score(y, scores[:, i])),
             }
     out["per_class"] = per_class
@@ -101,14 +90,10 @@ def epoch_metrics(scores: np.ndarray, labels: np.ndarray, binary: bool, num_clas
     if binary:
         p = scores.reshape(-1)
         pred = (p >= 0.5).astype(int)
-        tp = float(np.sum((pred == 1) & (labels == 1)))
-        out = {
-            "accuracy": float(np.mean(pred == labels)),
-            "precision": tp / max(1.0, float(pred.sum())),
-            "recall": tp / max(1.0, float(labels.sum())),
-        }
+        precision, recall, _ = rates(pred == 1, labels == 1)
+        out = {"accuracy": float(np.mean(pred == labels)), "precision": precision, "recall": recall}
         both = 0 < labels.sum() < len(labels)
-        out["pr_auc"] = float(average_precision_score(labels, p)) if both else float("nan")
+        out["pr_auc"] = average_precision(labels == 1, p) if both else float("nan")
         out["roc_auc"] = float(roc_auc_score(labels, p)) if both else float("nan")
         return out
     pred = scores.argmax(axis=1)
@@ -121,7 +106,7 @@ def lazy_baseline(labels: np.ndarray, classes: list[str]) -> dict:
     labels = np.asarray(labels).reshape(-1).astype(int)
     majority = int(np.bincount(labels, minlength=len(classes)).argmax())
     k = len(classes)
-    cm = confusion_matrix(labels, np.full_like(labels, majority), labels=list(range(k)))
+    cm = confusion(np.full_like(labels, majority), labels, k)
     per_class = _per_class(cm, classes)
     out = {
         "always": classes[majority],

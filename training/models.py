@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from seefood.errors import SeeFoodError
 from seefood.preprocessing import Preprocessing
 
 IMAGENET_FILES = {
@@ -22,7 +23,7 @@ IMAGENET_FILES = {
 }
 
 
-class WeightsError(RuntimeError):
+class WeightsError(SeeFoodError, RuntimeError):
     """Pretrained weights could not be had; the message says which file and how to supply it."""
 
 

@@ -12,16 +12,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from seefood.images import load_rgb
-from seefood.preprocessing import fit_to_input
+from seefood.images import load_fitted
 from training.balance import BalancePlan
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def load_fitted(path: str, image_size: int) -> np.ndarray:
-    """One photo file, decoded and fitted to the model input (uint8, image_size^2 x 3)."""
-    return fit_to_input(load_rgb(path), image_size)
 
 
 def _decode_op(image_size: int):

@@ -7,15 +7,15 @@ NaN by a broken model) is reported on its own line and the folder goes on; the c
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from seefood.bundle import NonFiniteScoresError, check_finite, decide, verification_warning
-from seefood.images import ImageReadError, classify_path, load_rgb
+from seefood.bundle import NonFiniteScoresError, check_finite, verification_warning
+from seefood.images import ImageReadError, image_files, load_rgb
 from seefood.preprocessing import fit_to_input
+from seefood.scoring import class_probabilities, decide
 
 
 def walk(paths: list[str]) -> list[Path]:
@@ -24,9 +24,7 @@ def walk(paths: list[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                files.extend(Path(dirpath) / f for f in sorted(filenames) if classify_path(Path(f)) == "image")
+            files.extend(image_files(path))
         else:
             files.append(path)
     return files
@@ -46,7 +44,7 @@ class _KerasScorer:
         x = fit_to_input(rgb, self.run.preprocessing.image_size)[np.newaxis]
         out = np.asarray(self.model(x, training=False))[0]
         check_finite(out, self.run.model_path)
-        return np.array([1 - out[0], out[0]]) if self.binary else out
+        return class_probabilities(out[np.newaxis], self.binary)[0]
 
 
 class _BundleScorer:

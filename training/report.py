@@ -9,10 +9,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
 
 from seefood.images import load_rgb  # noqa: E402
 from seefood.preprocessing import fit_to_input  # noqa: E402
+from seefood.scoring import UNKNOWN_INDEX, UNKNOWN_LABEL, pr_curve  # noqa: E402
+from training.metrics import decisions  # noqa: E402
 from training.threshold import BOOTSTRAP, describe_uncertainty  # noqa: E402
 
 GRID_MAX = 24
@@ -50,7 +52,8 @@ def plot_binary_curves(splits: dict, threshold: float, positive: str, pr_path: P
     for name, (_, labels, scores) in splits.items():
         if labels.sum() == 0 or labels.sum() == len(labels):
             continue
-        p, r, t = precision_recall_curve(labels, scores)
+        curve = pr_curve(scores, labels)
+        p, r, t = curve["precision"], curve["recall"], curve["threshold"]
         ax_pr.plot(r, p, label=f"{name}")
         fpr, tpr, rt = roc_curve(labels, scores)
         ax_roc.plot(fpr, tpr, label=name)
@@ -75,8 +78,8 @@ def plot_multiclass_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str
     for i, cls in enumerate(classes):
         y = labels == i
         if 0 < y.sum() < len(y):
-            p, r, _ = precision_recall_curve(y, scores[:, i])
-            ax.plot(r, p, label=cls)
+            curve = pr_curve(scores[:, i], y)
+            ax.plot(curve["recall"], curve["precision"], label=cls)
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall per class (test)", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(fontsize=7)
     _save(fig, path)
@@ -111,7 +114,7 @@ def plot_learning_curves(history: dict, binary: bool, path: Path, overfit: dict,
 
 def plot_misclassified(paths, labels, scores, run, path: Path) -> int:
     binary = run.binary
-    pred = (scores >= run.threshold).astype(int) if binary else scores.argmax(axis=1)
+    pred = decisions(scores, run.threshold, binary)  # the runtime's rule: multi-class "unknown" is a mistake too
     wrong = np.flatnonzero(pred != labels)
     if binary:  # most confident mistakes first
         conf = np.abs(scores - run.threshold)
@@ -131,7 +134,8 @@ def plot_misclassified(paths, labels, scores, run, path: Path) -> int:
         except Exception:  # noqa: BLE001 - a file that vanished since training: leave the cell blank
             pass
         score = scores[i] if binary else scores[i].max()
-        ax.set_title(f"true {run.classes[labels[i]]}\npred {run.classes[pred[i]]} ({score:.2f})", fontsize=7)
+        said = run.classes[pred[i]] if pred[i] != UNKNOWN_INDEX else UNKNOWN_LABEL
+        ax.set_title(f"true {run.classes[labels[i]]}\npred {said} ({score:.2f})", fontsize=7)
     fig.suptitle("Misclassified test images (most confident first)")
     _save(fig, path)
     return len(wrong)

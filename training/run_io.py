@@ -142,11 +142,20 @@ class RunInfo:
         return load_keras_model(self.model_path, "the run's model")
 
 
+def is_run_dir(path: Path | str) -> bool:
+    return (Path(path) / RUN_FILE).is_file()
+
+
 def load_run(run_dir: Path | str) -> RunInfo:
+    """The one reader of a finished run folder (docs/design.md). Every way a folder can fail to be
+    one (missing, not a run, interrupted, damaged JSON, a missing field, no model.keras) is a
+    ``RunError`` that names the file and the fix."""
     run_dir = Path(run_dir)
     run_file = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder; train one with `seefood train`")
     if not run_file.is_file():
-        raise FileNotFoundError(f"{run_file}: missing; {run_dir} is not a finished SeeFood run (train one with `seefood train`)")
+        raise RunError(f"{run_file}: missing; {run_dir} is not a finished SeeFood run (train one with `seefood train`)")
     raw = _read_json(run_file)
     if raw.get("status") == "interrupted":
         raise RunError(
@@ -157,24 +166,31 @@ def load_run(run_dir: Path | str) -> RunInfo:
     if missing:
         raise RunError(f"{run_file}: missing {', '.join(missing)}; not a finished SeeFood run (train it again)")
     splits_raw = _read_json(run_dir / SPLITS_FILE) if (run_dir / SPLITS_FILE).is_file() else {}
-    splits = {name: [(item["path"], int(item["target"])) for item in items] for name, items in splits_raw.items()}
-    return RunInfo(
-        run_dir=run_dir,
-        run_id=raw["run_id"],
-        task=raw["task"],
-        classes=list(raw["classes"]),
-        labels=list(raw["labels"]),
-        positive_class=raw.get("positive_class"),
-        class_map=dict(raw.get("class_map", {})),
-        threshold=float(raw["threshold"]),
-        threshold_objective=raw.get("threshold_objective", "f1"),
-        preprocessing=Preprocessing.from_dict(raw["preprocessing"]),
-        dataset_fingerprint=raw.get("dataset_fingerprint", ""),
-        data_dir=raw.get("data_dir", ""),
-        validation_curve=list(raw.get("validation_curve", [])),
-        splits=splits,
-        raw=raw,
-    )
+    try:
+        splits = {name: [(item["path"], int(item["target"])) for item in items] for name, items in splits_raw.items()}
+        run = RunInfo(
+            run_dir=run_dir,
+            run_id=raw["run_id"],
+            task=raw["task"],
+            classes=list(raw["classes"]),
+            labels=list(raw["labels"]),
+            positive_class=raw.get("positive_class"),
+            class_map=dict(raw.get("class_map", {})),
+            threshold=float(raw["threshold"]),
+            threshold_objective=raw.get("threshold_objective", "f1"),
+            preprocessing=Preprocessing.from_dict(raw["preprocessing"]),
+            dataset_fingerprint=raw.get("dataset_fingerprint", ""),
+            data_dir=raw.get("data_dir", ""),
+            validation_curve=list(raw.get("validation_curve", [])),
+            splits=splits,
+            raw=raw,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise RunError(f"{run_file} or {SPLITS_FILE}: missing or invalid field {error} (train again with `seefood train`)") from error
+    if not run.model_path.is_file():
+        raise RunError(f"{run.model_path}: missing; the run has no trained model. Continue it with "
+                       f"`seefood train DATA_DIR --out NEW_RUN --init-from {run_dir}`, or train again")
+    return run
 
 
 def _read_json(path: Path) -> dict:

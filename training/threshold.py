@@ -34,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from seefood.errors import InputError
+from seefood.scoring import confusion, decide_indices, per_class_rates, pr_curve, rates
+
 BOOTSTRAP = 200  # resamples of the validation split for the f1 objective (0: the plain peak)
 PRIOR_STRENGTH = 10  # pseudo-positives behind the prior threshold (5 to 40 measured within 0.002 F1 of each other)
 
@@ -102,27 +105,18 @@ def parse_objective(objective: str) -> tuple[str, float | None]:
         return "f1", None
     match = re.fullmatch(r"(recall|precision|coverage)\s*>=\s*(0?\.\d+|1(\.0*)?|0)", objective.strip())
     if not match:
-        raise ValueError(f"--threshold-objective must be 'f1', 'recall>=X', 'precision>=X' or (multi-class) "
+        raise InputError(f"--threshold-objective must be 'f1', 'recall>=X', 'precision>=X' or (multi-class) "
                          f"'coverage>=X' with X in 0..1, got {objective!r}")
     return match.group(1), float(match.group(2))
 
 
 def binary_curve(scores: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Precision, recall, F1 at every distinct score used as threshold (predict positive if s >= t)."""
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    labels = np.asarray(labels).reshape(-1).astype(bool)
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    tp = np.cumsum(y)
-    fp = np.cumsum(~y)
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct score
-    thresholds = s[last]
-    tp, fp = tp[last].astype(float), fp[last].astype(float)
-    positives = max(1.0, float(labels.sum()))
-    precision = tp / np.maximum(tp + fp, 1e-12)
-    recall = tp / positives
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-    return {"threshold": thresholds, "precision": precision, "recall": recall, "f1": f1}
+    curve = pr_curve(scores, labels)
+    precision, recall = curve["precision"], curve["recall"]
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return {**curve, "f1": f1}
 
 
 def _midpoint(thresholds: np.ndarray, i: int) -> float:
@@ -148,12 +142,7 @@ def _best_index(curve: dict[str, np.ndarray], kind: str, target: float | None) -
 
 
 def _rates_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float, float]:
-    pred = scores >= threshold
-    tp = float(np.sum(pred & labels))
-    precision = tp / float(pred.sum()) if pred.any() else 0.0
-    recall = tp / max(1.0, float(labels.sum()))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return precision, recall, f1
+    return rates(scores >= threshold, labels)
 
 
 def bootstrap(scores, labels, statistic, resamples: int = BOOTSTRAP, seed: int = 0) -> np.ndarray:
@@ -191,12 +180,12 @@ def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOO
     threshold."""
     kind, target = parse_objective(objective)
     if kind == "coverage":
-        raise ValueError("coverage>=X is for multi-class models (it sets when to answer 'unknown'); a binary model "
+        raise InputError("coverage>=X is for multi-class models (it sets when to answer 'unknown'); a binary model "
                          "takes f1, recall>=X or precision>=X")
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels).reshape(-1).astype(bool)
     if labels.sum() == 0 or (~labels).sum() == 0:
-        raise ValueError("threshold selection needs validation examples of both classes")
+        raise InputError("threshold selection needs validation examples of both classes")
     curve = binary_curve(scores, labels)
     i, met = _best_index(curve, kind, target)
     note = "" if met else f"no threshold reaches precision {target:.2f} on validation; used the best-F1 threshold"
@@ -219,21 +208,9 @@ def choose_threshold(scores, labels, objective: str = "f1", bootstrap: int = BOO
 def multiclass_rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float, float]:
     """Macro precision, recall, F1 when top scores below ``threshold`` answer "unknown"."""
     scores = np.asarray(scores)
-    labels = np.asarray(labels).reshape(-1)
-    k = scores.shape[1]
-    top = scores.argmax(axis=1)
-    accepted = scores.max(axis=1) >= threshold
-    precisions, recalls, f1s = [], [], []
-    for c in range(k):
-        predicted = accepted & (top == c)
-        actual = labels == c
-        tp = float(np.sum(predicted & actual))
-        prec = tp / max(1.0, float(predicted.sum())) if predicted.any() else 0.0
-        rec = tp / max(1.0, float(actual.sum()))
-        precisions.append(prec)
-        recalls.append(rec)
-        f1s.append(2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0)
-    return float(np.mean(precisions)), float(np.mean(recalls)), float(np.mean(f1s))
+    counts = confusion(decide_indices("multiclass", scores, threshold), labels, scores.shape[1])
+    table = per_class_rates(counts)
+    return float(np.mean(table["precision"])), float(np.mean(table["recall"])), float(np.mean(table["f1"]))
 
 
 def choose_multiclass_threshold(scores, labels, objective: str = "f1") -> ThresholdChoice:
