@@ -6,8 +6,9 @@
                                     the verdict, exit 0 (1 when anything is wrong)
 
 The default bundle and the self-test picture sit beside the executable (`default_bundle/`,
-`selftest.jpg`). Run from a source checkout, the same file uses `demo/bundle` and renders the
-picture from the demo generator, so the self-test can be tried before building.
+`selftest.jpg`, drawn by `selftest_picture` at build time). Run from a source checkout, the same
+file uses `demo/bundle` and draws the picture itself, so the self-test can be tried before building.
+The demo generator (`demogen`) is not part of the app: nothing here imports it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,28 @@ def selftest_image() -> Path | None:
     return path if path.is_file() else None
 
 
+def selftest_picture(size: int = 224):
+    """The self-test's picture, drawn with numpy: a sausage in a bun on a plate (uint8 RGB).
+
+    Any picture proves the bundle loads and runs; this one needs no demo generator (and no Pillow
+    drawing code, which would pack FreeType) and is the same on every build. The verdict is
+    printed, not checked: it depends on the bundle.
+    """
+    import numpy as np
+
+    y, x = np.mgrid[0:size, 0:size] / size  # coordinates in fractions of the picture
+
+    def capsule(half_length: float, radius: float):  # a rounded bar across the centre
+        return np.hypot(np.maximum(np.abs(x - 0.5) - half_length, 0), y - 0.5) <= radius
+
+    picture = np.empty((size, size, 3), np.uint8)
+    picture[:] = (150, 105, 70)  # a wooden table
+    picture[((x - 0.5) / 0.44) ** 2 + ((y - 0.5) / 0.40) ** 2 <= 1] = (236, 234, 228)  # a plate
+    picture[capsule(0.22, 0.13)] = (216, 164, 96)  # a bun
+    picture[capsule(0.34, 0.05)] = (160, 62, 40)  # a sausage
+    return picture
+
+
 def self_test() -> int:
     """Load the default bundle with LiteRT, classify the built-in picture, print the verdict."""
     import numpy as np
@@ -53,11 +76,8 @@ def self_test() -> int:
     if image_path is not None:
         rgb = load_rgb(image_path)
         name = image_path.name
-    else:  # from a source checkout: render the same held-out demo hot dog the build ships
-        from seefood.demo_data import example_scene
-        from seefood.demo_scenes import render_scene
-
-        rgb, name = render_scene(example_scene()), "a rendered demo hot dog"
+    else:  # from a source checkout: draw the picture the build ships
+        rgb, name = selftest_picture(), "the drawn self-test picture"
     classifier = Classifier(bundle)
     prediction = classifier.classify(rgb)
     scores = np.array(list(prediction.scores.values()))

@@ -6,8 +6,8 @@
 
 The folder holds the `seefood-app` executable (packaging/app_entry.py), its libraries under
 `_internal/` (the `desktop` and `seefood` packages, PySide6, OpenCV, numpy, Pillow, LiteRT),
-`default_bundle/` and `selftest.jpg`. Training and export code and TensorFlow, Keras,
-MediaPipe and matplotlib are excluded: the app runs bundles on LiteRT only.
+`default_bundle/` and `selftest.jpg`. Training and export code, the demo generator (`demogen`)
+and TensorFlow, Keras, MediaPipe and matplotlib are excluded: the app runs bundles on LiteRT only.
 See packaging/README.md for why PyInstaller, and the measured sizes.
 """
 
@@ -31,7 +31,7 @@ NAME = "seefood-app"
 EXCLUDED = (
     "tensorflow", "tensorboard", "keras", "tf_keras", "tensorflow_estimator", "tensorflow_io_gcs_filesystem",
     "mediapipe", "matplotlib", "sklearn", "scipy", "pandas", "jax", "jaxlib", "torch", "h5py",
-    "tkinter", "IPython", "pytest", "training", "export", "bench",
+    "tkinter", "IPython", "pytest", "training", "export", "bench", "demogen",
     # Qt modules the window does not use (the PySide6 hooks would otherwise follow them).
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtNetwork", "PySide6.QtWebEngineCore", "PySide6.QtPdf",
 )
@@ -62,14 +62,14 @@ def find_bundle(path: Path | None) -> Path:
 
 
 def write_selftest_image(path: Path) -> Path:
-    """The picture `seefood-app --self-test` classifies: a clear held-out demo hot dog."""
+    """The picture `seefood-app --self-test` classifies: app_entry's drawn one (no demo generator)."""
     from PIL import Image
 
-    from seefood.demo_data import example_scene
-    from seefood.demo_scenes import render_scene
+    sys.path[:0] = [str(REPO), str(HERE)]
+    from app_entry import selftest_picture  # the app draws the same picture when run from source
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(render_scene(example_scene())).save(path, quality=92)
+    Image.fromarray(selftest_picture()).save(path, quality=92)
     return path
 
 

@@ -18,7 +18,7 @@ COMMAND_MODULES = (
     "training.compare_commands",
     "export.commands",
     "desktop.commands",
-    "seefood.demo_commands",
+    "demogen.commands",
 )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seefood import demo_data
+from demogen import data as demo_data
 from seefood.cli import main
 
 SCALE = 0.1  # 7 + 42 train, 2 + 14 test: enough to check the layout, quick to write

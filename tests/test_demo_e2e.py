@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seefood import demo_commands
-from seefood.demo_commands import DemoPaths, Step, is_headless, plan_demo, run_steps
+from demogen import commands as demo_commands
+from demogen.commands import DemoPaths, Step, is_headless, plan_demo, run_steps
 
 REPO = Path(__file__).resolve().parent.parent
 

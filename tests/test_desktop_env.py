@@ -12,9 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from demogen import commands as demo_commands
 from desktop import qtplatform
 from desktop.qtplatform import PlatformCheck
-from seefood import cli, demo_commands
+from seefood import cli
 
 LDD_OUTPUT = """\
 \tlinux-vdso.so.1 (0x00007ffd5b9f2000)

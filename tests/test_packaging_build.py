@@ -1,4 +1,4 @@
-"""The packaged desktop app (`make package`): builds, has no TensorFlow, passes --self-test, opens.
+"""The packaged desktop app (`make package`): builds, has neither TensorFlow nor the demo generator, passes --self-test, opens.
 
 Slow (a PyInstaller build): run by `make package-test`, not `make test`. Reuses the folder that
 `make package` just built when it is newer than every source file it packs; builds it otherwise.
@@ -66,6 +66,21 @@ def test_the_folder_holds_no_training_stack(app):
     info = json.loads((app / "build_info.json").read_text())
     assert info["with_tensorflow"] is False
     assert info["size_bytes"] < 400 * 2**20  # see packaging/README.md for the measured size
+
+
+def _packed_modules(exe: Path) -> set[str]:
+    """The Python modules inside the executable (PyInstaller keeps them in an archive, not as files)."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    archive = CArchiveReader(str(exe))
+    return {name for entry in archive.toc if entry.endswith(".pyz")
+            for name in archive.open_embedded_archive(entry).toc}
+
+
+def test_the_app_packs_neither_the_training_stages_nor_the_demo_generator(app):
+    packages = {name.split(".")[0] for name in _packed_modules(EXE)}
+    assert {"seefood", "desktop"} <= packages
+    assert not packages & {"training", "export", "bench", "demogen", "tensorflow", "keras"}
 
 
 def test_the_window_opens_offscreen_on_the_built_in_picture(app, tmp_path):

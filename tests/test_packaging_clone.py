@@ -61,7 +61,7 @@ def test_make_target_uses_only_the_clone(clone, target):
 def test_the_clone_has_what_the_demo_runs(clone):
     demo = _dry_run(clone, "demo")
     assert "seefood demo" in demo and "--epochs" in demo
-    for path in ("pyproject.toml", "Makefile", "seefood/cli.py", "seefood/demo_data.py", "seefood/demo_commands.py"):
+    for path in ("pyproject.toml", "Makefile", "seefood/cli.py", "demogen/data.py", "demogen/commands.py"):
         assert (clone / path).is_file(), f"{path} is not committed"
     for package in ("training", "export", "desktop"):
         assert (clone / package / "commands.py").is_file(), f"{package}/commands.py is not committed"

@@ -162,7 +162,7 @@ def test_export_force_replaces_its_own_bundle(capsys, run_copy, tmp_path):
 
 
 def test_demo_data_force_never_deletes_added_photos(capsys, tmp_path):
-    from seefood.demo_data import generate
+    from demogen.data import generate
 
     root = tmp_path / "demo"
     generate(root, scale=0.05)

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from demogen.scenes import IMAGE_SIZE, NEGATIVE_KINDS, render_scene, sample_scene
 from seefood.atomic import staged_folder
-from seefood.demo_scenes import IMAGE_SIZE, NEGATIVE_KINDS, render_scene, sample_scene
 
 FORMAT_VERSION = 1
 MARKER_NAME = "demo_data.json"

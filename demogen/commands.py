@@ -58,8 +58,8 @@ def register(subparsers) -> None:
 
 
 def _run_demo_data(args: argparse.Namespace) -> int:
+    from demogen.data import generate
     from seefood.errors import InputError
-    from seefood.demo_data import generate
 
     if args.scale <= 0 or args.seed < 0:
         raise InputError(f"--scale must be more than 0 and --seed at least 0 (got {args.scale:g} and {args.seed})")
@@ -238,7 +238,7 @@ def _duration(seconds: float) -> str:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from seefood.demo_data import is_demo_data
+    from demogen.data import is_demo_data
 
     if args.epochs < 1:
         print("error: --epochs must be at least 1", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 `sample_scene(rng, kind)` draws the parameters of one picture (a plain dict: food, pose,
 background, plate, light, camera effects, side dish, occluder); `render_scene(scene, size)`
-turns it into pixels with `seefood.demo_render`. Kinds: "hotdog" and the other dishes in
+turns it into pixels with `demogen.render`. Kinds: "hotdog" and the other dishes in
 NEGATIVE_KINDS, of which the first three share a hot dog's colours and long shape.
 """
 
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter
 
-from seefood.demo_render import Canvas, Frame, jitter as _jitter, smooth_noise as _smooth_noise
+from demogen.render import Canvas, Frame, jitter as _jitter, smooth_noise as _smooth_noise
 
 # The other dishes merged into not_hotdog; the first three are the hard negatives.
 NEGATIVE_KINDS = ("sausage_plate", "baguette", "fries", "burger", "pizza", "donut", "salad")
