@@ -71,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.frames import Frame
     from desktop.panels import RatesPanel, VerdictPanel
     from desktop.preview import PreviewWidget
+    from desktop.qtsignals import protect_singletons
     from desktop.stats import RunStats, measured_fps, write_stats
 
+    protect_singletons()  # CPython < 3.12 with PySide6 6.12: see desktop/qtsignals.py
     app = QApplication.instance() or QApplication(sys.argv[:1])
     classifier = KerasGuiClassifier(Path(args.run))
     capture = cv2.VideoCapture(args.source)

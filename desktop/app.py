@@ -10,6 +10,7 @@ import shiboken6
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from desktop.qtsignals import protect_singletons
 from desktop.sources import SourceSpec
 from desktop.stats import write_stats
 from desktop.window import MainWindow
@@ -48,6 +49,7 @@ def finish_timed_run(window, stats_json: str | None, screenshot: str | None) -> 
 def run_app(args, started_at: float | None = None) -> int:
     """Open the window for ``seefood app``; returns the exit code."""
     started_at = time.perf_counter() if started_at is None else started_at
+    protect_singletons()  # CPython < 3.12 with PySide6 6.12: see desktop/qtsignals.py
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

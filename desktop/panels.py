@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
 )
 
 from seefood.bundle import Manifest
-from desktop.qtsignals import emit
 from desktop.worker import DEFAULT_SMOOTHING, MAX_SMOOTHING, Verdict
 
 TOP_K = 5
@@ -183,12 +182,12 @@ class ThresholdPanel(QGroupBox):
     @Slot(int)
     def _slider_moved(self, _value: int) -> None:
         self._show_value()
-        emit(self.threshold_changed, self.threshold)
+        self.threshold_changed.emit(self.threshold)
 
     @Slot()
     def _smoothing_edited(self) -> None:
         self.smooth_frames.setEnabled(self.smooth_check.isChecked())
-        emit(self.smoothing_changed, self.smoothing)
+        self.smoothing_changed.emit(self.smoothing)
 
 
 class RatesPanel(QLabel):
@@ -340,7 +339,7 @@ class CapturePanel(QGroupBox):
         self.buttons = {}
         for number, name in enumerate(classes, start=1):
             button = CaptureButton(number if number <= 9 else None, name)  # keys 1..9 only
-            button.clicked.connect(lambda _checked=False, n=name: emit(self.capture_requested, n))
+            button.clicked.connect(lambda _checked=False, n=name: self.capture_requested.emit(n))
             self.buttons[name] = button
         self._refresh()  # counts, then the rows
 

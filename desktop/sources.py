@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from seefood.images import ImageReadError, image_files, load_rgb
 from desktop.frames import Frame, LatestSlot
-from desktop.qtsignals import emit
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 DEFAULT_FPS = 30.0
@@ -117,7 +116,7 @@ class FrameSource(QObject):
         opener = {"camera": self._open_camera, "video": self._open_video,
                   "image": self._open_image, "folder": self._open_folder}.get(spec.kind)
         if opener is None:
-            emit(self.failed, "unreadable", f"unknown source kind {spec.kind!r}")
+            self.failed.emit("unreadable", f"unknown source kind {spec.kind!r}")
             return
         if opener(spec):
             self._next_due = time.perf_counter()
@@ -153,7 +152,7 @@ class FrameSource(QObject):
             if capture.isOpened():
                 found.append((index, f"camera {index}"))
             capture.release()
-        emit(self.cameras_found, found)
+        self.cameras_found.emit(found)
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -161,8 +160,8 @@ class FrameSource(QObject):
         capture = open_camera(int(spec.target), spec.resolution)
         if not capture.isOpened():
             capture.release()
-            emit(self.failed, "no_camera", f"No camera found at index {spec.target}. Open a video or image file instead, "
-                                          "or pick another camera.")
+            self.failed.emit("no_camera", f"No camera found at index {spec.target}. Open a video or image file instead, "
+                                         "or pick another camera.")
             return False
         self._capture = capture
         self._period_s = 0.0  # the read itself waits for the next frame
@@ -177,7 +176,7 @@ class FrameSource(QObject):
         if capture is None or not capture.isOpened():
             if capture is not None:
                 capture.release()
-            emit(self.failed, "unreadable", f"{path}: cannot open this video (missing file or unsupported format).")
+            self.failed.emit("unreadable", f"{path}: cannot open this video (missing file or unsupported format).")
             return False
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.nominal_fps = float(fps) if fps and 0 < fps <= 240 else DEFAULT_FPS
@@ -203,7 +202,7 @@ class FrameSource(QObject):
         folder = Path(str(spec.target))
         paths = folder_images(folder) if folder.is_dir() else []
         if not paths:
-            emit(self.failed, "unreadable", f"{folder}: no images in this folder (JPEG, PNG, BMP, GIF or WebP).")
+            self.failed.emit("unreadable", f"{folder}: no images in this folder (JPEG, PNG, BMP, GIF or WebP).")
             return False
         self._paths = paths
         self._position = 0
@@ -215,8 +214,8 @@ class FrameSource(QObject):
         return True
 
     def _announce(self, spec: SourceSpec, width: int, height: int) -> None:
-        emit(self.opened, {"kind": spec.kind, "name": spec.name, "fps": self.nominal_fps,
-                          "width": width, "height": height, "target": spec.target})
+        self.opened.emit({"kind": spec.kind, "name": spec.name, "fps": self.nominal_fps,
+                         "width": width, "height": height, "target": spec.target})
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -270,7 +269,7 @@ class FrameSource(QObject):
             message = (f"Lost {self._spec.name}: it stopped sending frames (unplugged or used by another app)."
                        if reason == "camera_lost" else f"{self._spec.target}: cannot read frames from this video.")
             self._close()
-            emit(self.failed, reason, message)
+            self.failed.emit(reason, message)
             return False
         self._failures = 0
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # a new array: the frame owns its pixels
@@ -287,8 +286,8 @@ class FrameSource(QObject):
             if not self._shown_in_cycle:
                 folder = Path(str(self._spec.target))
                 self._close()
-                emit(self.failed, "unreadable", f"{folder}: none of the pictures in this folder can be read "
-                                                "(see the messages before). Open another folder.")
+                self.failed.emit("unreadable", f"{folder}: none of the pictures in this folder can be read "
+                                               "(see the messages before). Open another folder.")
                 return False
             self._shown_in_cycle = False
         path = self._paths[self._position % len(self._paths)]
@@ -307,7 +306,7 @@ class FrameSource(QObject):
             return self._frame(load_rgb(path))
         except ImageReadError as error:  # also FIFOs, devices and decompression bombs, refused unread
             if report:
-                emit(self.failed, "unreadable", f"{error}. {what}")
+                self.failed.emit("unreadable", f"{error}. {what}")
             return None
 
     def _frame(self, rgb: np.ndarray) -> Frame:
@@ -323,7 +322,7 @@ class FrameSource(QObject):
             self.first_frame_at = now
         self.last_frame_at = now
         if self.latest.put(frame):
-            emit(self.frame_ready)
+            self.frame_ready.emit()
 
     def _close(self) -> None:
         if self._timer is not None and self._timer.thread() is QThread.currentThread():

@@ -21,7 +21,6 @@ from desktop.capture import CaptureError, class_counts, count_images, save_captu
 from desktop.frames import Frame
 from desktop.panels import CapturePanel, MessageBanner, ModelPanel, RatesPanel, ThresholdPanel, VerdictPanel
 from desktop.preview import PreviewWidget
-from desktop.qtsignals import emit
 from desktop.sources import VIDEO_SUFFIXES, FrameSource, SourceSpec
 from desktop.stats import RunStats, measured_fps
 from desktop.worker import ClassifierWorker, LoadedModel, Verdict, bundle_stamp
@@ -153,7 +152,7 @@ class MainWindow(QMainWindow):
         for index, description in cameras:
             self._action(self.camera_menu, description, lambda i=index: self.open_camera(i))
         self.camera_menu.addSeparator()
-        self._action(self.camera_menu, "Find cameras", lambda: emit(self._probe_cameras, PROBE_CAMERAS))
+        self._action(self.camera_menu, "Find cameras", lambda: self._probe_cameras.emit(PROBE_CAMERAS))
 
     def _start_threads(self, num_threads: int | None) -> None:
         self.source_thread = QThread(self)
@@ -189,7 +188,7 @@ class MainWindow(QMainWindow):
 
     def open_bundle(self, bundle_dir: Path | str) -> None:
         """Ask the worker to load a bundle; the current model keeps running if it fails."""
-        emit(self._load_bundle, str(Path(bundle_dir).resolve()))
+        self._load_bundle.emit(str(Path(bundle_dir).resolve()))
 
     def open_camera(self, index: int) -> None:
         self.open_source(SourceSpec("camera", int(index), self._resolution))
@@ -201,7 +200,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.banner.clear("source")
         self.preview.clear(f"opening {spec.name}…")
-        emit(self._open_source, spec)
+        self._open_source.emit(spec)
 
     def retry_source(self) -> None:
         if self.source_spec is not None:
@@ -219,7 +218,7 @@ class MainWindow(QMainWindow):
         self.paused = paused
         self.pause_action.setChecked(paused)
         self.preview.set_overlay_text("PAUSED" if paused else "")
-        emit(self._pause_source, paused)
+        self._pause_source.emit(paused)
 
     def set_data_dir(self, folder: Path | str | None) -> None:
         self.data_dir = Path(folder) if folder else None
@@ -378,7 +377,7 @@ class MainWindow(QMainWindow):
         threshold = self._remembered_threshold(manifest.threshold)
         self.threshold_panel.set_model(manifest, threshold)
         if abs(threshold - manifest.threshold) > 1e-9:
-            emit(self._set_threshold, threshold)
+            self._set_threshold.emit(threshold)
         self.verdict_panel.set_model(manifest)
         self.model_panel.show_model(manifest, model.bundle_dir, model.interpreter)
         self.banner.clear("model")
@@ -421,7 +420,7 @@ class MainWindow(QMainWindow):
     def _threshold_moved(self, threshold: float) -> None:
         if self.model is not None:
             self.settings.setValue(self._threshold_key(), threshold)
-        emit(self._set_threshold, threshold)
+        self._set_threshold.emit(threshold)
 
     def _threshold_key(self) -> str:
         return f"thresholds/{self.model.manifest.model_sha256}"
@@ -501,8 +500,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._rates_timer.stop()
         self._reload_timer.stop()
-        emit(self._stop_source)
-        emit(self._stop_worker)
+        self._stop_source.emit()
+        self._stop_worker.emit()
         stopped = True
         for thread in (self.source_thread, self.worker_thread):
             if not thread.wait(THREAD_STOP_TIMEOUT_MS):

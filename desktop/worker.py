@@ -20,7 +20,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from seefood.bundle import Classifier, Manifest
 from desktop.frames import Frame, LatestSlot
-from desktop.qtsignals import emit
 
 DEFAULT_SMOOTHING = 5  # frames averaged; 1 turns smoothing off
 MAX_SMOOTHING = 30
@@ -123,7 +122,7 @@ class ClassifierWorker(QObject):
     def submit(self, frame: Frame) -> None:
         """Hand a frame over from any thread; replaces a frame still waiting."""
         if self.inbox.put(frame):
-            emit(self._wake)
+            self._wake.emit()
 
     @Slot(str)
     def load_bundle(self, bundle_dir: str) -> None:
@@ -133,13 +132,13 @@ class ClassifierWorker(QObject):
             classifier = Classifier(bundle_dir, num_threads=self.num_threads)
         except Exception as error:  # BundleError, or an interpreter that rejects the file
             kept = " The current model keeps running." if self._classifier else ""
-            emit(self.error, f"Cannot load model bundle: {error}{kept}")
+            self.error.emit(f"Cannot load model bundle: {error}{kept}")
             return
         self._classifier = classifier
         self._threshold = classifier.threshold
         self._smoother.reset()
         self._reported_error = None
-        emit(self.model_loaded, LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name, stamp))
+        self.model_loaded.emit(LoadedModel(Path(bundle_dir), classifier.manifest, classifier.interpreter_name, stamp))
 
     @Slot(float)
     def set_threshold(self, threshold: float) -> None:
@@ -147,7 +146,7 @@ class ClassifierWorker(QObject):
         self._threshold = float(threshold)
         scores = self._smoother.latest
         if self._classifier is not None and scores is not None:
-            emit(self.results, self._verdict(scores, 0.0), 0.0)
+            self.results.emit(self._verdict(scores, 0.0), 0.0)
 
     @Slot(int)
     def set_smoothing(self, window: int) -> None:
@@ -176,7 +175,7 @@ class ClassifierWorker(QObject):
         self._last_frame_index = frame.index
         scores = np.array([prediction.scores[name] for name in self._classifier.classes], dtype=np.float32)
         smoothed = self._smoother.add(scores)
-        emit(self.results, self._verdict(smoothed, prediction.inference_ms), prediction.inference_ms)
+        self.results.emit(self._verdict(smoothed, prediction.inference_ms), prediction.inference_ms)
 
     def _report_inference_error(self, error: Exception) -> None:
         """Emit ``error`` once; the same failure on the following frames is only counted."""
@@ -186,7 +185,7 @@ class ClassifierWorker(QObject):
             return
         self._reported_error = message
         self._smoother.reset()  # no verdict from scores of frames before the failure
-        emit(self.inference_failed, message)
+        self.inference_failed.emit(message)
 
     def _verdict(self, scores: np.ndarray, inference_ms: float) -> Verdict:
         classifier = self._classifier

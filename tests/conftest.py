@@ -21,11 +21,14 @@ if str(ROOT) not in sys.path:
 
 FOOD5 = ROOT.parent / "shared" / "data" / "food5"
 
-# PySide6 6.12 drops a reference to True on every SignalInstance.disconnect() and emit() (pytest-qt
-# disconnects after each waitSignal), and to None on every call of a method that returns nothing:
-# unprotected, the session aborts ("bool_dealloc", "none_dealloc") or segfaults wherever None is
-# freed. Importing qtsignals protects True, False and None in this process (desktop/qtsignals.py).
-import desktop.qtsignals  # noqa: E402,F401
+# PySide6 6.12 drops a reference to True on every SignalInstance.emit() and disconnect() (pytest-qt
+# disconnects after each waitSignal), to False on every failed disconnect(), and to None on every
+# call of a method that returns nothing: on CPython < 3.12 the session would abort ("bool_dealloc",
+# "none_dealloc") or segfault wherever None is freed. This is where the test session starts Qt's
+# protection, once, before pytest-qt makes the QApplication (desktop/qtsignals.py).
+from desktop.qtsignals import protect_singletons  # noqa: E402
+
+protect_singletons()
 
 
 def blob_image(rng: np.random.Generator, colour, size=(48, 64)) -> np.ndarray:
