@@ -35,10 +35,16 @@ def f1_at(scores: np.ndarray, labels: np.ndarray, threshold: float, negative_wei
 
 
 def run_scores(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (scores, labels)} for val and test: the scores ``evaluate_run`` saved (scores.npz), or,
+    for a run evaluated before that file existed, its model's scores computed here."""
     from training.pipeline import predict_scores
+    from training.run_io import SCORES_FILE, load_scores
 
     if not run.binary:
         raise SystemExit(f"{run.run_dir}: a multi-class run; this compares binary thresholds")
+    if (run.run_dir / SCORES_FILE).is_file():
+        saved = load_scores(run.run_dir)
+        return {split: (saved[split][2].reshape(-1), saved[split][1].astype(bool)) for split in ("val", "test")}
     model = run.load_model()
     out = {}
     for split in ("val", "test"):

@@ -20,7 +20,7 @@ from seefood.errors import InputError
 # Top-level entries of a run folder (docs/design.md), and of its subfolders.
 RUN_FILES = frozenset({"config.json", "audit.json", "splits.json", "run.json", "model.keras", "metrics.json",
                        "report.md", "history.csv", "scores.npz", "out_of_fold.json",
-                       "test_scores.npz"})  # out_of_fold: --threshold-folds; test_scores: written by `seefood compare`
+                       "test_scores.npz"})  # out_of_fold: --threshold-folds; test_scores: compare before scores.npz
 RUN_FOLDERS = {"checkpoints": (".keras", ".txt"), "plots": (".png",), "logs": None}  # None: TensorBoard's own tree
 BUNDLE_FILES = frozenset({"model.tflite", "labels.txt", "manifest.json", "README.md", "verification.json",
                           "comparison.json", "comparison.md", "export_config.json"})

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from seefood.cli import build_parser, main
+from seefood.errors import SeeFoodError
 from training.compare import CompareConfig, recommend, summarise
 
 STRATEGIES = ["class_weight", "oversample+augment"]
@@ -51,6 +52,19 @@ def test_compare_writes_table_plot_and_a_runnable_train_command(make_folder, tmp
     assert (args.balance, args.augment, args.loss) == (strategy["balance"], strategy["augment"], strategy["loss"])
     assert args.data_dir == str(data) and args.image_size == 32 and args.epochs == 1
 
+    # Each run's scores were saved once by evaluate_run (scores.npz) and the comparison read them:
+    # the saved test scores are the run's test photos, in order, and the ones its metrics counted.
+    from training.run_io import load_run, load_scores
+
+    run_dir = out / "runs" / f"{STRATEGIES[0]}-r0"
+    saved = load_scores(run_dir)
+    run = load_run(run_dir)
+    assert set(saved) == {"val", "test"} and not (run_dir / "test_scores.npz").exists()
+    paths, labels, scores = saved["test"]
+    assert paths == [p for p, _ in run.splits["test"]] and labels.tolist() == [t for _, t in run.splits["test"]]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["splits"]["test"]["at_threshold"]["n"] == len(scores) == result["split_size"]
+
     # All runs share one split: the split seed is fixed while the model seed varies per repeat.
     splits = {name: (out / "runs" / f"{name}-r0" / "splits.json").read_text() for name in STRATEGIES}
     assert len(set(splits.values())) == 1
@@ -85,3 +99,21 @@ def test_recommendation_prefers_f1_then_pr_auc_within_a_tie():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="unknown strategy"):
         CompareConfig(data_dir="d", out="o", strategies=["oversample", "smote"])
+
+
+def test_scores_file_round_trips_and_its_absence_names_the_fix(tmp_path):
+    import numpy as np
+
+    from training.run_io import load_scores, save_scores
+
+    with pytest.raises(SeeFoodError, match="seefood evaluate"):
+        load_scores(tmp_path)
+    save_scores(tmp_path, {"val": (["a.jpg", "b.jpg"], np.array([0, 1]), np.array([0.2, 0.9])),
+                           "test": (["c.jpg"], np.array([2]), np.array([[0.1, 0.2, 0.7]]))})
+    loaded = load_scores(tmp_path)
+    assert loaded["val"][0] == ["a.jpg", "b.jpg"] and loaded["val"][1].tolist() == [0, 1]
+    assert loaded["test"][2].shape == (1, 3) and loaded["test"][2][0, 2] == pytest.approx(0.7)
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.npz"]  # no temporary file left behind
+    (tmp_path / "scores.npz").write_bytes(b"not a zip")
+    with pytest.raises(SeeFoodError, match="cannot be read"):
+        load_scores(tmp_path)

@@ -130,7 +130,7 @@ def _finished(run_dir: Path, cfg: TrainConfig, fingerprint) -> str | None:
     """Why a finished run cannot be reused for ``cfg`` (None: it can, instead of retraining):
     it must have the same options and have been trained on the folder as it is now
     (``fingerprint()``: the content-hash fingerprint of the data folder, computed only when needed)."""
-    if not ((run_dir / "metrics.json").is_file() and (run_dir / "test_scores.npz").is_file()):
+    if not ((run_dir / "metrics.json").is_file() and (run_dir / "scores.npz").is_file()):
         return "not finished"
     saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     wanted = cfg.to_dict()
@@ -146,30 +146,15 @@ def _finished(run_dir: Path, cfg: TrainConfig, fingerprint) -> str | None:
 
 # --- one run ---------------------------------------------------------------------------------------------------
 
-def _split_items(run) -> tuple[str, list[tuple[str, int]]]:
-    name = "test" if run.splits.get("test") else "val"
-    return name, run.splits[name]
+def held_out_scores(run_dir: Path) -> tuple[str, np.ndarray, np.ndarray]:
+    """(split, labels, scores) of the run's test split (val when it has none), as ``evaluate_run``
+    saved them in scores.npz: the comparison never scores a photo again."""
+    from training.run_io import load_scores
 
-
-def save_test_scores(run_dir: Path, image_cache: dict[str, np.ndarray]) -> None:
-    """Score the run's test split (val when there is none) with its saved model, for the PR plot.
-
-    ``image_cache`` holds decoded, fitted photos across runs: every run shares one split, so each
-    test photo is decoded once per comparison."""
-    from seefood.images import load_fitted
-    from training.run_io import load_run
-
-    run = load_run(run_dir)
-    split, items = _split_items(run)
-    size = run.preprocessing.image_size
-    for path, _ in items:
-        if path not in image_cache:
-            image_cache[path] = load_fitted(path, size)
-    images = np.stack([image_cache[p] for p, _ in items])
-    scores = run.load_model().predict(images, batch_size=64, verbose=0)
-    scores = scores.reshape(-1) if run.binary else scores
-    labels = np.array([t for _, t in items])
-    np.savez(run_dir / "test_scores.npz", scores=scores, labels=labels, split=split)
+    splits = load_scores(run_dir)
+    split = "test" if "test" in splits else "val"
+    _, labels, scores = splits[split]
+    return split, labels, scores
 
 
 def minority_class(run_dir: Path) -> str:
@@ -278,21 +263,21 @@ def plot_pr_curves(rows: dict[str, list[dict]], summary: dict[str, dict], path: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve
+    from seefood.scoring import pr_curve
 
     fig, ax = plt.subplots(figsize=(7.5, 6))
     cmap = plt.get_cmap("tab10")
     base_rate = None
     for i, (name, runs) in enumerate(rows.items()):
         for k, row in enumerate(runs):
-            data = np.load(Path(row["run_dir"]) / "test_scores.npz")
-            scores, labels = data["scores"], data["labels"]
+            _, labels, scores = held_out_scores(Path(row["run_dir"]))
             if scores.ndim > 1:
                 cls_index = json.loads((Path(row["run_dir"]) / "run.json").read_text())["classes"].index(minority)
                 scores, labels = scores[:, cls_index], labels == cls_index
             labels = np.asarray(labels).astype(bool)
             base_rate = float(labels.mean())
-            p, r, _ = precision_recall_curve(labels, scores)
+            curve = pr_curve(scores, labels)
+            p, r = curve["precision"], curve["recall"]
             pr = summary[name]["pr_auc"]["mean"]
             label = f"{name} (PR-AUC {pr:.3f})" if k == 0 and pr is not None else (name if k == 0 else None)
             ax.plot(r, p, color=cmap(i % 10), linestyle="-" if i < 10 else "--", alpha=0.85 if k == 0 else 0.4,
@@ -373,7 +358,6 @@ def compare(cfg: CompareConfig) -> dict:
     if out.exists() and cfg.force:
         shutil.rmtree(out / "runs", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    image_cache: dict[str, np.ndarray] = {}
     rows: dict[str, list[dict]] = {}
 
     @functools.cache
@@ -402,14 +386,12 @@ def compare(cfg: CompareConfig) -> dict:
                 print(f"== [{done}/{total}] {name} repeat {repeat} (seed {tcfg.seed}) -> {run_dir}{again}", flush=True)
                 keras.backend.clear_session()
                 train(tcfg)
-                save_test_scores(run_dir, image_cache)
             rows[name].append(run_row(run_dir))
     first = Path(rows[cfg.strategies[0]][0]["run_dir"])
     run_info = json.loads((first / "run.json").read_text(encoding="utf-8"))
     audit = json.loads((first / "audit.json").read_text(encoding="utf-8"))
     minority = minority_class(first)
-    scores = np.load(first / "test_scores.npz")
-    labels = scores["labels"]
+    split, labels, _ = held_out_scores(first)
     minority_index = run_info["classes"].index(minority)
     summary = {name: {m: summarise([r[m] for r in runs]) for m in METRICS} for name, runs in rows.items()}
     choice, reason = recommend(summary)
@@ -424,7 +406,7 @@ def compare(cfg: CompareConfig) -> dict:
         "train_counts": {c: audit["class_counts"][c]["train"] for c in run_info["classes"]},
         "train_counts_text": ", ".join(f"{audit['class_counts'][c]['train']} {c}" for c in run_info["classes"]),
         "image_size": image_size,
-        "split": str(scores["split"]),
+        "split": split,
         "split_size": int(len(labels)),
         "split_minority": int(np.sum(labels == minority_index)),
         "strategies": {n: asdict(STRATEGIES[n]) for n in cfg.strategies},

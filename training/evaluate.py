@@ -11,7 +11,7 @@ import numpy as np
 from seefood.errors import InputError
 from training import metrics as M
 from training.report import write_report
-from training.run_io import RunInfo, load_out_of_fold, write_json_atomic
+from training.run_io import RunInfo, load_out_of_fold, save_scores, write_json_atomic
 from training.threshold import (
     choose_multiclass_threshold,
     choose_threshold,
@@ -162,6 +162,7 @@ def evaluate_run(run: RunInfo, model=None, history=None, data_dir: Path | None =
         _, val_labels, val_scores = raw["val"]
         warnings = tiny_class_warnings(val_scores, val_labels, run.classes, run.binary,
                                        {c: int(n) for c, n in zip(run.classes, counts)})
+    save_scores(run.run_dir, raw)
     agreement = threshold_agreement(run, results, raw)
     metrics = {
         "run_id": run.run_id,

@@ -19,21 +19,55 @@ SPLITS_FILE = "splits.json"
 MODEL_FILE = "model.keras"
 
 
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON next to ``path`` and rename it into place: readers never see half a file."""
+SCORES_FILE = "scores.npz"
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(binary_handle)`` into a file next to ``path``, renamed into place: readers never see half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; keep the folder's normal permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON atomically (``_write_atomic``)."""
+    _write_atomic(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode("utf-8")))
+
+
+def save_scores(run_dir: Path, splits: dict[str, tuple[list[str], np.ndarray, np.ndarray]]) -> None:
+    """Each evaluated split's photo paths, labels and model scores, written once by ``evaluate_run``
+    so that ``compare`` and the benchmarks read them instead of scoring the photos again.
+    Binary scores are P(positive) [N]; multi-class [N, K] in ``classes`` order."""
+    arrays = {}
+    for split, (paths, labels, scores) in splits.items():
+        arrays[f"{split}_paths"] = np.asarray([str(p) for p in paths], dtype=str)
+        arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int64).reshape(-1)
+        arrays[f"{split}_scores"] = np.asarray(scores, dtype=np.float32)
+    _write_atomic(Path(run_dir) / SCORES_FILE, lambda handle: np.savez(handle, **arrays))
+
+
+def load_scores(run_dir: Path) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """``save_scores``'s splits: {split: (paths, labels, scores)}; RunError naming the fix when absent."""
+    path = Path(run_dir) / SCORES_FILE
+    if not path.is_file():
+        raise RunError(f"{path}: missing; `seefood evaluate {run_dir}` scores the run's validation and test photos "
+                       "and writes it")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            splits = sorted({key.rsplit("_", 1)[0] for key in data.files})
+            return {s: ([str(p) for p in data[f"{s}_paths"]], data[f"{s}_labels"], data[f"{s}_scores"]) for s in splits}
+    except (OSError, ValueError, KeyError) as error:
+        raise RunError(f"{path}: cannot be read ({type(error).__name__}: {error}); run `seefood evaluate {run_dir}` "
+                       "to write it again") from error
 
 
 OUT_OF_FOLD_FILE = "out_of_fold.json"
