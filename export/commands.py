@@ -13,6 +13,7 @@ from pathlib import Path
 from export.exporter import COMPARISON_NAME, GRANULARITY_CHOICES, QUANTIZE_CHOICES, ExportOptions, export_run
 from export.verify import Tolerances
 from seefood.errors import InputError, write_failure
+from seefood.quiet import import_tensorflow
 
 
 def register(subparsers) -> None:
@@ -95,6 +96,7 @@ def run_export(args) -> int:
         ios_resources=args.ios_resources, no_verify=args.no_verify, keep_failed=args.keep_failed,
         tolerances=_tolerances(args),
     )
+    import_tensorflow()
     result = export_run(opts)
     _print_reports(result.reports, args.out)
     for path in result.copied:
@@ -126,7 +128,9 @@ def _print_reports(reports: list[dict], out: Path) -> None:
 def run_verify(args) -> int:
     from export import verify
 
-    report = verify.verify_bundle(args.bundle_dir, args.source, _tolerances(args))
+    tolerances = _tolerances(args)
+    import_tensorflow()
+    report = verify.verify_bundle(args.bundle_dir, args.source, tolerances)
     if args.json:  # the report is shown before anything is written, so a read-only bundle loses nothing
         print(json.dumps(report, indent=2))
     else:
@@ -157,6 +161,7 @@ def run_bench(args) -> int:
         from training.run_io import load_run
 
         run = load_run(args.compare)
+        import_tensorflow()
         result["keras"] = bench_keras(run.load_model(), run.preprocessing.image_size,
                                       runs=max(10, args.runs // 4), warmup=5)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train food classifiers on your own photos, export them, run them live.",
     )
     parser.add_argument("--version", action="version", version="seefood " + _version())
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's start-up messages (hidden by default; SEEFOOD_VERBOSE=1 does the same)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.verbose:
+        os.environ["SEEFOOD_VERBOSE"] = "1"  # stages that `seefood demo` starts as processes inherit it
     try:
         result = args.func(args)
     except KeyboardInterrupt:

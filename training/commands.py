@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seefood.quiet import import_tensorflow
 from training.config import AUGMENTS, BALANCES, LOSSES, MODELS, TrainConfig
 
 
@@ -64,7 +65,6 @@ def register(subparsers) -> None:
 
 def _train(args) -> int:
     from training.threshold import parse_objective
-    from training.train import train
 
     cfg = TrainConfig(
         data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
@@ -77,6 +77,9 @@ def _train(args) -> int:
         fine_tune_epochs=args.fine_tune_epochs, init_from=args.init_from, force=args.force,
     )
     parse_objective(cfg.threshold_objective)  # a bad objective fails before the slow work
+    import_tensorflow()
+    from training.train import train
+
     train(cfg)  # data, output-folder, weights and diverged-run errors are SeeFoodErrors: seefood.cli prints them
     return 0
 
@@ -87,6 +90,7 @@ def _evaluate(args) -> int:
     from training.threshold import parse_objective
 
     run = load_run(args.run_dir)
+    import_tensorflow()
     model = None
     if args.threshold_objective:
         parse_objective(args.threshold_objective)  # before the slow model load

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from seefood.quiet import import_tensorflow
 from training.compare import DEFAULT_STRATEGIES, STRATEGIES, CompareConfig, compare
 
 
@@ -54,6 +55,7 @@ def _compare(args) -> int:
         positive=args.positive, seed=args.seed, force=args.force, command=command_line(args),
     )
     cfg.train_config(STRATEGIES[cfg.strategies[0]], 0)  # validates the shared training options early
+    import_tensorflow()
     result = compare(cfg)  # data and weights errors are SeeFoodErrors: seefood.cli prints them
     rec = result["recommendation"]
     print(f"\nComparison written to {args.out}/compare.md (and compare.json, compare_pr.png)")

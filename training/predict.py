@@ -15,6 +15,7 @@ import numpy as np
 from seefood.bundle import NonFiniteScoresError, check_finite, verification_warning
 from seefood.images import ImageReadError, image_files, load_rgb
 from seefood.preprocessing import fit_to_input
+from seefood.quiet import import_tensorflow
 from seefood.scoring import class_probabilities, decide
 
 
@@ -68,6 +69,7 @@ def open_model(model: str):
     if (path / "manifest.json").is_file():
         return _BundleScorer(path)
     if (path / "run.json").is_file():
+        import_tensorflow()
         return _KerasScorer(path)
     raise FileNotFoundError(f"{path}: neither a run folder (run.json) nor an exported bundle (manifest.json)")
 
