@@ -8,10 +8,11 @@ from typing import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy,
-    QSlider, QSpinBox, QStyle, QStyleOptionButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QCompleter, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QSizePolicy, QSlider, QSpinBox, QStyle, QStyleOptionButton, QVBoxLayout, QWidget,
 )
 
+from seefood import photo_advice
 from seefood.bundle import Manifest
 from desktop.worker import DEFAULT_SMOOTHING, MAX_SMOOTHING, Verdict
 
@@ -302,14 +303,46 @@ class CaptureButton(QPushButton):
         self._elide()
 
 
+class ClassPicker(QComboBox):
+    """An editable combo box of class names that finds a class by any part of its name (case
+    ignored) and emits ``chosen`` once per Return/Enter (QComboBox's line edit alone emits
+    ``returnPressed`` twice for one key press)."""
+
+    chosen = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.lineEdit().setPlaceholderText("type to find a class…")
+        completer = QCompleter(self.model(), self)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.setCompleter(completer)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            self.chosen.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class CapturePanel(QGroupBox):
-    """Choose the training folder once; one button (and number key) per class saves the frame.
+    """Choose the training folder once; a button and number key for each of the first nine classes,
+    and a class picker with search for any class (a 49-class model has one key per class only up to
+    9), save the frame. Each button shows how many photos its class folder holds, coloured against
+    what the tiny-class guard asks for (``seefood.photo_advice``), and a line under them says which
+    classes are still too small.
 
     The buttons flow into rows (as many per row as fit their full names, at most ``MAX_ROWS``
     rows), so five long class names are not squeezed into one row and cut.
     """
 
     MAX_ROWS = 4
+    KEYED = 9  # number keys 1..9; every class stays reachable through the picker
+    COLOURS = {"too_few": "#b3261e", "few": "#8a5a00", "enough": "#1e6b2e"}
 
     choose_folder_requested = Signal()
     capture_requested = Signal(str)
@@ -326,10 +359,26 @@ class CapturePanel(QGroupBox):
         self._buttons_layout = QGridLayout()
         self._columns = 0
         self.buttons: dict[str, CaptureButton] = {}
+        self._classes: list[str] = []
         self._counts: dict[str, int] = {}
+        self.picker = ClassPicker()
+        self.picker.chosen.connect(self._capture_picked)
+        self.save_picked = QPushButton("Save to class")
+        self.save_picked.clicked.connect(self._capture_picked)
+        pick_row = QHBoxLayout()
+        pick_row.addWidget(self.picker, 1)
+        pick_row.addWidget(self.save_picked)
+        self._pick_row = QWidget()
+        self._pick_row.setLayout(pick_row)
+        pick_row.setContentsMargins(0, 0, 0, 0)
+        self.advice = QLabel("")
+        self.advice.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(self._buttons_layout)
+        layout.addWidget(self._pick_row)
+        layout.addWidget(self.advice)
+        self._pick_row.hide()
 
     def set_classes(self, classes: list[str]) -> None:
         for button in self.buttons.values():
@@ -337,11 +386,31 @@ class CapturePanel(QGroupBox):
             button.hide()  # gone at once, not when the deferred delete runs
             button.deleteLater()
         self.buttons = {}
-        for number, name in enumerate(classes, start=1):
-            button = CaptureButton(number if number <= 9 else None, name)  # keys 1..9 only
+        self._classes = list(classes)
+        for number, name in enumerate(classes[: self.KEYED], start=1):
+            button = CaptureButton(number, name)
             button.clicked.connect(lambda _checked=False, n=name: self.capture_requested.emit(n))
             self.buttons[name] = button
+        self.picker.clear()
+        self.picker.addItems(self._classes)
+        self.picker.setCurrentIndex(-1)
+        self._pick_row.setVisible(len(classes) > self.KEYED)
         self._refresh()  # counts, then the rows
+
+    def picked_class(self) -> str | None:
+        """The picker's class: its exact text, or the one class whose name contains the typed text."""
+        text = self.picker.currentText().strip()
+        if text in self._classes:
+            return text
+        matches = [name for name in self._classes if text and text.lower() in name.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    def _capture_picked(self) -> None:
+        name = self.picked_class()
+        if name is not None:
+            self.capture_requested.emit(name)
+        else:
+            self.advice.setText(f"No single class matches {self.picker.currentText()!r}: pick one from the list.")
 
     def columns_for(self, width: int) -> int:
         """Buttons per row in ``width`` pixels: as many full names as fit, at least enough for MAX_ROWS rows."""
@@ -386,7 +455,16 @@ class CapturePanel(QGroupBox):
 
     def _refresh(self) -> None:
         for name, button in self.buttons.items():
-            button.set_count(self._counts.get(name))
+            count = self._counts.get(name)
+            button.set_count(count)
+            colour = self.COLOURS.get(photo_advice.level(count))
+            button.setStyleSheet(f"QPushButton {{ color: {colour}; }}" if colour else "")
+        for index, name in enumerate(self._classes):
+            count = self._counts.get(name)
+            self.picker.setItemText(index, name)  # the text stays the name: typing and matching use it
+            self.picker.setItemData(index, f"{count} photos" if count is not None else "", Qt.ItemDataRole.ToolTipRole)
+        known = {name: self._counts[name] for name in self._classes if name in self._counts}
+        self.advice.setText(photo_advice.summary(known) if known else "")
         self._columns = 0  # counts change the widths: flow again
         self._arrange()
 

@@ -353,6 +353,44 @@ def test_long_class_names_flow_into_rows_and_keep_key_and_tooltip(qtbot):
         _delete_now(side)
 
 
+def test_many_classes_get_nine_keys_and_a_searchable_picker_and_counts_against_the_guard(qtbot):
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from PySide6.QtCore import Qt
+
+    from desktop.panels import CapturePanel
+    from seefood.photo_advice import ENOUGH_PHOTOS, MIN_PHOTOS
+
+    classes = [f"kuzushiji_{i:02d}" for i in range(49)] + ["tsu_hiragana"]
+    side = QWidget()
+    side.setFixedWidth(380)
+    panel = CapturePanel()
+    QVBoxLayout(side).addWidget(panel)
+    saved = []
+    panel.capture_requested.connect(saved.append)
+    try:
+        panel.set_classes(classes)
+        side.show()
+        qtbot.waitExposed(side)
+        assert list(panel.buttons) == classes[:9] and panel._pick_row.isVisible()
+        assert panel.picker.count() == len(classes)
+        counts = {name: ENOUGH_PHOTOS for name in classes} | {"kuzushiji_03": 3, "tsu_hiragana": MIN_PHOTOS}
+        panel.set_folder(Path("/photos"), counts)
+        assert panel.advice.text().startswith(f"1 class(es) under {MIN_PHOTOS} photos") and "kuzushiji_03 (3)" in panel.advice.text()
+        assert "#b3261e" in panel.buttons["kuzushiji_03"].styleSheet()  # too few: red
+        # typing part of a name and pressing Enter saves into the one class it matches
+        panel.picker.setEditText("HIRA")
+        qtbot.keyClick(panel.picker.lineEdit(), Qt.Key.Key_Return)
+        assert saved == ["tsu_hiragana"]
+        panel.picker.setEditText("kuzushiji_4")  # ten classes match: nothing is saved, the user is told
+        panel.save_picked.click()
+        assert saved == ["tsu_hiragana"] and "No single class matches" in panel.advice.text()
+        panel.set_classes(["hotdog", "not_hotdog"])  # few classes: buttons only
+        assert not panel._pick_row.isVisible()
+    finally:
+        _delete_now(side)
+
+
 def _delete_now(widget) -> None:
     """Close and delete ``widget`` here, on the GUI thread: left to the garbage collector, a Qt
     object can be collected later from another test's worker thread, which crashes the process."""

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from seefood.photo_advice import ENOUGH_PHOTOS, MIN_PHOTOS  # noqa: F401 (MIN_PHOTOS: also for tests)
 from seefood.scoring import average_precision
 from training.threshold import bootstrap
 
 RESAMPLES = 200
 LOWER_PERCENTILE = 5  # the interval is the 5th..95th percentile of resampled PR-AUCs
-MIN_PHOTOS = 15  # fewer training + validation photos than this is flagged whatever validation says
 MIN_VAL_PHOTOS = 10  # validation photos of a class needed to judge it against chance
-ENOUGH_PHOTOS = 50  # what to aim for when training from scratch (see docs/quality.md)
 PRETRAINED_HINT = "--model mobilenet_v3_small --weights imagenet (or --weights /path/to/weights.h5 offline)"
 
 
