@@ -64,13 +64,46 @@ def _rate(count: int, seconds: float) -> dict:
 
 
 def pillow_loop(paths: list[str], image_size: int) -> dict:
-    """One file after another: decode, crop and resize with the shared preprocessing, in Python."""
-    from seefood.images import load_fitted
+    """The baseline: one file after another in one thread, full decode (no DCT scaling), then the
+    shared crop and resize."""
+    from seefood.images import load_rgb
+    from seefood.preprocessing import fit_to_input
 
     start = time.perf_counter()
     for p in paths:
-        load_fitted(p, image_size)
+        fit_to_input(load_rgb(p), image_size)
     return _rate(len(paths), time.perf_counter() - start)
+
+
+PHONE_SIZE = (4032, 3024)
+
+
+def phone_folder(dst: Path, count: int, sources: list[str], classes: int = 5, quality: int = 90) -> tuple[Path, float]:
+    """``count`` phone-size JPEGs (4032x3024, quality 90) in ``classes`` class folders: each a source
+    photo cropped to 4:3, upscaled (bicubic) and given sensor-like noise, so the file carries a phone
+    photo's pixels and entropy. Made once and kept (a marker names the recipe); (folder, seconds spent
+    making it now, 0 when reused)."""
+    from PIL import Image, ImageChops
+
+    marker = dst / f".made-{count}-{classes}-{quality}-{PHONE_SIZE[0]}x{PHONE_SIZE[1]}-{len(sources)}"
+    if marker.is_file():
+        return dst, 0.0
+    start = time.perf_counter()
+    noise = Image.effect_noise(PHONE_SIZE, 10).convert("RGB")  # gaussian around 128, made once
+    for i in range(count):
+        folder = dst / f"class_{i % classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with Image.open(sources[i % len(sources)]) as source:
+            image = source.convert("RGB")
+        width, height = image.size
+        crop = (width, width * 3 // 4) if width * 3 // 4 <= height else (height * 4 // 3, height)
+        left, top = (width - crop[0]) // 2, (height - crop[1]) // 2
+        image = image.crop((left, top, left + crop[0], top + crop[1])).resize(PHONE_SIZE, Image.Resampling.BICUBIC)
+        shifted = noise.transform(PHONE_SIZE, Image.Transform.AFFINE, (1, 0, (i * 37) % 64, 0, 1, (i * 53) % 64),
+                                  fillcolor=(128, 128, 128))  # a different noise field per photo
+        ImageChops.add(image, shifted, scale=1.0, offset=-128).save(folder / f"IMG_{i:04d}.jpg", quality=quality)
+    marker.write_text("phone-size test photos made by bench/measure.py\n")
+    return dst, time.perf_counter() - start
 
 
 def tfdata_pipeline(paths: list[str], targets: list[int], image_size: int, batch_size: int = 32) -> dict:

@@ -1,8 +1,9 @@
 """``make bench`` / ``python -m bench.run``: speed and memory, side by side, written to bench/RESULTS.md.
 
-Rows: input pipeline (training tf.data vs a Pillow loop vs keras image_dataset_from_directory),
+Rows: input pipeline (training tf.data vs a full-decode Pillow loop vs keras image_dataset_from_directory),
 small_cnn training throughput on CPU, one-frame inference (Keras vs TFLite in four quantizations
-and two thread counts), and the desktop app against the Keras-in-the-GUI-thread baseline.
+and two thread counts), the desktop app against the Keras-in-the-GUI-thread baseline, and decoding
+phone-size JPEGs (``BENCH_PHONE_PHOTOS``, default 300, made once under the temp folder).
 Data: the food5 training photos when ../shared/data/food5 exists, otherwise generated photos
 (food5-only rows then say so). Environment knobs:
 
@@ -76,11 +77,64 @@ def pipeline_rows(folder: Path, described: str) -> list[Row]:
             f"{ours['images_per_s'] / pillow['images_per_s']:.2f}x the Pillow loop, "
             f"{ours['images_per_s'] / keras_dir['images_per_s']:.2f}x image_dataset_from_directory",
             "none set in the issues", "n/a", THIS, note),
-        Row(section, "per-file Pillow loop (seefood.preprocessing, one thread)", f"{pillow['images_per_s']:.0f} img/s",
+        Row(section, "per-file Pillow loop, full decode (seefood.preprocessing, one thread)", f"{pillow['images_per_s']:.0f} img/s",
             "1.00x", "", "n/a", THIS),
         Row(section, "keras.utils.image_dataset_from_directory, no cache", f"{keras_dir['images_per_s']:.0f} img/s",
             f"{keras_dir['images_per_s'] / pillow['images_per_s']:.2f}x the Pillow loop", "", "n/a", THIS),
     ]
+
+
+PHONE_PHOTOS = int(os.environ.get("BENCH_PHONE_PHOTOS", "300"))
+PHONE_LOOP_PHOTOS = 60  # the one-thread full-decode baseline is slow: timed on the first 60
+PHONE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-phone-photos"
+
+
+def phone_rows(bundle: Path | None) -> list[Row]:
+    """Decoding phone-size JPEGs (issue "Speed"): the training pipeline's first pass, and predict
+    over a folder, against a one-thread full-decode Pillow loop and image_dataset_from_directory."""
+    import subprocess
+
+    section = f"Phone-size photos ({PHONE_PHOTOS} JPEGs, 4032x3024, quality 90; decode + crop + resize to 128 px)"
+    sources = [p for p, _ in measure.class_files(FOOD5 / "train")] if (FOOD5 / "train").is_dir() else []
+    if not sources:
+        sources = [p for p, _ in measure.class_files(measure.generate_photos(PHONE_DIR.with_name(PHONE_DIR.name + "-src"),
+                                                                              per_class=12))]
+    _log(f"phone-size photos: {PHONE_PHOTOS} in {PHONE_DIR}")
+    folder, made = measure.phone_folder(PHONE_DIR, PHONE_PHOTOS, sources)
+    items = measure.class_files(folder)
+    paths, targets = [p for p, _ in items], [t for _, t in items]
+    megabytes = sum(Path(p).stat().st_size for p in paths) / 2**20
+    measure.warm_page_cache(paths)
+    loop = measure.pillow_loop(paths[:PHONE_LOOP_PHOTOS], IMAGE_SIZE)
+    ours = measure.tfdata_pipeline(paths, targets, IMAGE_SIZE)
+    keras_dir = measure.keras_directory_loader(folder, IMAGE_SIZE)
+    base = loop["images_per_s"]
+    note = (f"{megabytes / len(paths):.1f} MB per photo on average, read from the page cache"
+            + (f"; made in {made:.0f} s from food5 photos (upscaled, with noise), kept for later runs" if made else ""))
+    rows = [
+        Row(section, "one-thread Pillow loop, full decode (the baseline)", f"{base:.1f} img/s", "1.00x", "", "n/a", THIS,
+            f"first {PHONE_LOOP_PHOTOS} photos"),
+        Row(section, "training tf.data pipeline, first pass (DCT-scaled decode, parallel)", f"{ours['images_per_s']:.1f} img/s",
+            f"{ours['images_per_s'] / base:.1f}x the loop, {ours['images_per_s'] / keras_dir['images_per_s']:.1f}x "
+            "image_dataset_from_directory", ">= 5x the loop and >= 1.5x image_dataset_from_directory",
+            verdict(ours["images_per_s"] >= 5 * base and ours["images_per_s"] >= 1.5 * keras_dir["images_per_s"]), THIS, note),
+        Row(section, "keras.utils.image_dataset_from_directory, no cache", f"{keras_dir['images_per_s']:.1f} img/s",
+            f"{keras_dir['images_per_s'] / base:.1f}x the loop", "", "n/a", THIS),
+    ]
+    what = "seefood predict BUNDLE FOLDER --json (int8 bundle, one process, start-up included)"
+    if bundle is None:
+        rows.append(skipped(section, what, "no exported bundle (see the inference rows)", ">= 3x the loop"))
+        return rows
+    argv = measure.seefood_argv("predict", str(bundle), str(folder), "--json")
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    answered = sum(1 for line in proc.stdout.splitlines() if '"label"' in line)
+    rate = answered / seconds
+    rows.append(Row(section, what, f"{rate:.1f} img/s ({answered} of {len(paths)} answered in {seconds:.1f} s)",
+                    f"{rate / base:.1f}x the loop", ">= 3x the loop", verdict(rate >= 3 * base and answered == len(paths)),
+                    "seefood predict BUNDLE PHOTOS --json"))
+    return rows
 
 
 def training_rows(folder: Path) -> list[Row]:
@@ -331,6 +385,7 @@ def main() -> int:
     inference, bundle = inference_rows(run, work, run_note)
     rows += inference
     rows += app_rows(run, bundle, folder, work)
+    rows += phone_rows(bundle)
     info["load average at end (1/5/15 min)"] = load_average()
     info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
     notes = [

@@ -76,3 +76,34 @@ def test_fit_to_input_center_crops_then_resizes():
     assert crop_box(200, 100) == (50, 0, 150, 100)
     out = fit_to_input(frame, 32)
     assert out.shape == (32, 32, 3) and out.min() == 255
+
+
+def phone_photo(path, seed: int = 0, size=(4032, 3024)):
+    """A phone-size JPEG (quality 90): smooth shapes upscaled, with sensor-like noise."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+    pixels = np.asarray(image, dtype=np.int16) + rng.integers(-12, 13, (size[1], size[0], 1), dtype=np.int16)
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def test_a_phone_jpeg_decodes_at_the_dct_scale_to_nearly_the_same_model_input(tmp_path):
+    from seefood.images import load_fitted
+
+    path = phone_photo(tmp_path / "IMG_0001.jpg")
+    assert load_rgb(path, min_side=128).shape == (378, 504, 3)  # 1/8 of 3024x4032: 8x8 fewer pixels decoded
+    assert load_rgb(path, min_side=500).shape == (756, 1008, 3)  # 1/4: the smallest scale keeping 500 px
+    assert load_rgb(path).shape == (3024, 4032, 3)
+    full = fit_to_input(load_rgb(path), 128).astype(int)
+    fast = load_fitted(path, 128).astype(int)
+    difference = np.abs(full - fast)
+    assert difference.mean() < 2.0 and np.percentile(difference, 99) < 12, (difference.mean(), difference.max())
+
+
+def test_a_truncated_jpeg_still_fails_at_the_dct_scale(tmp_path):
+    path = phone_photo(tmp_path / "whole.jpg", size=(1600, 1200))
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ImageReadError, match="cut.jpg"):
+        load_rgb(cut, min_side=128)

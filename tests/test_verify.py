@@ -174,3 +174,22 @@ def test_a_pass_on_few_photos_says_how_coarse_it_was():
     fine = compare_split("binary", class_scores("binary", many), class_scores("binary", many),
                          np.array([1] * 60 + [0] * 60), 0.5, ["neg", "pos"], margin=0.01)
     assert resolution_notes({**report, "splits": {"test": fine}}) == []  # 1/60 is inside the 0.02 tolerance
+
+
+def test_phone_photos_score_the_same_decoded_at_the_dct_scale_as_in_full(tmp_path_factory, tmp_path):
+    """The model sees what load_fitted gives it; DCT-scaled decoding must not change its answers."""
+    from seefood.images import load_fitted, load_rgb
+    from seefood.preprocessing import fit_to_input
+    from tests.test_images import phone_photo
+    from training.run_io import load_run
+
+    run = load_run(cached_run(tmp_path_factory, "binary"))
+    size = run.preprocessing.image_size
+    paths = [phone_photo(tmp_path / f"IMG_{i}.jpg", seed=i, size=(2016, 1512)) for i in range(4)]
+    full = np.stack([fit_to_input(load_rgb(p), size) for p in paths])
+    fast = np.stack([load_fitted(p, size) for p in paths])
+    model = run.load_model()
+    scores_full = np.asarray(model(full, training=False)).reshape(-1)
+    moved = np.abs(scores_full - np.asarray(model(fast, training=False)).reshape(-1))
+    spread = scores_full.max() - scores_full.min()  # the model does tell these photos apart...
+    assert moved.max() < 0.02 and moved.max() < spread / 5, (moved.max(), spread)  # ...far more than decoding moves them

@@ -93,7 +93,7 @@ def _check_file(path: Path, min_side: int) -> tuple[str, object]:
         width, height = image_size_of(path)
         if min(width, height) < min_side:
             return "too_small", (width, height)
-        load_rgb(path)  # full decode: catches truncated files before training does
+        load_rgb(path, min_side=min_side)  # reads every byte (DCT-scaled for a JPEG): catches truncated files
     except ImageReadError as error:
         return "unreadable", error.reason
     return "ok", sha256_of(path)

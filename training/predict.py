@@ -40,9 +40,10 @@ class _KerasScorer:
         self.classes = self.run.classes
         self.threshold = self.run.threshold
         self.binary = self.run.binary
+        self.image_size = self.run.preprocessing.image_size
 
     def scores(self, rgb: np.ndarray) -> np.ndarray:
-        x = fit_to_input(rgb, self.run.preprocessing.image_size)[np.newaxis]
+        x = fit_to_input(rgb, self.image_size)[np.newaxis]
         out = np.asarray(self.model(x, training=False))[0]
         check_finite(out, self.run.model_path)
         return class_probabilities(out[np.newaxis], self.binary)[0]
@@ -56,6 +57,7 @@ class _BundleScorer:
         self.classes = self.classifier.classes
         self.threshold = self.classifier.threshold
         self.binary = self.classifier.task == "binary"
+        self.image_size = self.classifier.manifest.preprocessing.image_size
         warning = verification_warning(self.classifier.manifest, bundle_dir)
         if warning:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -84,7 +86,7 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
     errors = 0
     for file in files:
         try:
-            scores = scorer.scores(load_rgb(file))
+            scores = scorer.scores(load_rgb(file, min_side=scorer.image_size))  # = load_fitted's decoding
         except (ImageReadError, FileNotFoundError, NonFiniteScoresError) as error:
             errors += 1
             reason = (error.reason if isinstance(error, ImageReadError)
