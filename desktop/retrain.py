@@ -101,6 +101,10 @@ class RetrainJob(QObject):
     def wait(self, msecs: int = 30_000) -> bool:
         return self._process.waitForFinished(msecs)
 
+    def kill(self) -> None:
+        self._process.kill()
+        self._process.waitForFinished(2_000)
+
     def _read_stdout(self) -> None:
         self._buffer += bytes(self._process.readAllStandardOutput())
         *complete, self._buffer = self._buffer.split(b"\n")

@@ -79,7 +79,7 @@ class RetrainPanel(QGroupBox):
         self.switch_button.clicked.connect(lambda _checked=False: self.switch_requested.emit(self._offered_version))
         self.keep_button.clicked.connect(self.keep_requested)
         self.set_running(False)
-        self._show_choice(False)
+        self.show_choice(False)
         self.progress.hide()
 
     def set_available(self, available: bool, why: str = "") -> None:
@@ -93,7 +93,7 @@ class RetrainPanel(QGroupBox):
             self.progress.show()
             self.progress.setValue(0)
             self.result.setText("")
-            self._show_choice(False)
+            self.show_choice(False)
 
     def show_progress(self, event: dict) -> None:
         self.progress.setValue(int(1000 * overall_fraction(event)))
@@ -120,8 +120,8 @@ class RetrainPanel(QGroupBox):
         self.status.setText(f"{head} {reason}")
         self.result.setText(comparison_html(event.get("comparison")))
         self._offered_version = version
-        self._show_choice(waiting)
+        self.show_choice(waiting)
 
-    def _show_choice(self, shown: bool) -> None:
+    def show_choice(self, shown: bool) -> None:
         self.switch_button.setVisible(shown)
         self.keep_button.setVisible(shown)

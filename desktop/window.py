@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout
 
 from seefood.bundle import MANIFEST_NAME, verification_warning
 from desktop.capture import CaptureError, class_counts, count_images, save_capture
+from desktop.retrain import CANCEL_GRACE_MS, RetrainJob, retrain_command
+from desktop.retrain_panel import RetrainPanel
 from desktop.frames import Frame
 from desktop.panels import CapturePanel, MessageBanner, ModelPanel, RatesPanel, ThresholdPanel, VerdictPanel
 from desktop.preview import PreviewWidget
@@ -86,11 +88,14 @@ class MainWindow(QMainWindow):
         self.rates = RatesPanel("display — FPS · inference — · dropped 0")
         self.model_panel = ModelPanel()
         self.capture_panel = CapturePanel()
+        self.retrain_panel = RetrainPanel()
+        self._retrain_job: RetrainJob | None = None
 
         side = QVBoxLayout()
         side.addWidget(self.verdict_panel)
         side.addWidget(self.threshold_panel)
         side.addWidget(self.capture_panel)
+        side.addWidget(self.retrain_panel)
         side.addWidget(self.model_panel)
         side.addStretch(1)
         side.addWidget(self.rates)
@@ -105,12 +110,16 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
-        self.resize(1100, 640)
+        self.resize(1100, 760)
 
         self.threshold_panel.threshold_changed.connect(self._threshold_moved)
         self.threshold_panel.smoothing_changed.connect(self._set_smoothing)
         self.capture_panel.choose_folder_requested.connect(self.choose_data_dir)
         self.capture_panel.capture_requested.connect(self.capture)
+        self.retrain_panel.retrain_requested.connect(self.retrain)
+        self.retrain_panel.cancel_requested.connect(self.cancel_retrain)
+        self.retrain_panel.switch_requested.connect(self.use_version)
+        self.retrain_panel.keep_requested.connect(self._keep_current)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -123,6 +132,12 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Choose training folder…", self.choose_data_dir)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        model_menu = self.menuBar().addMenu("&Model")
+        self._action(model_menu, "Retrain with the new photos", self.retrain, "Ctrl+T")
+        self._action(model_menu, "Cancel retrain", self.cancel_retrain)
+        self.versions_menu = model_menu.addMenu("Versions")
+        self.versions_menu.aboutToShow.connect(self._fill_versions_menu)
 
         source_menu = self.menuBar().addMenu("&Source")
         self.pause_action = self._action(source_menu, "Pause", self.toggle_pause, "Space")
@@ -189,6 +204,83 @@ class MainWindow(QMainWindow):
     def open_bundle(self, bundle_dir: Path | str) -> None:
         """Ask the worker to load a bundle; the current model keeps running if it fails."""
         self._load_bundle.emit(str(Path(bundle_dir).resolve()))
+
+    def retrain(self, epochs: int | None = None) -> bool:
+        """Start ``seefood retrain`` on the running bundle and the training folder, as a child
+        process; the preview keeps running. False (with the reason shown) when it cannot start."""
+        if self._retrain_job is not None and self._retrain_job.running():
+            return False
+        if self.model is None:
+            self.banner.show_message("Open a model bundle first: retraining continues from it.", topic="retrain")
+            return False
+        if self.data_dir is None:
+            self.banner.show_message("Choose the training folder first (the one the model was trained on, with the "
+                                     "photos you captured): File → Choose training folder…", topic="retrain",
+                                     actions=[("Choose folder…", self.choose_data_dir)])
+            return False
+        try:
+            command = retrain_command(self.model.bundle_dir, self.data_dir, epochs)
+        except RuntimeError as error:
+            self.banner.show_message(str(error), topic="retrain")
+            return False
+        self.banner.clear("retrain")
+        job = RetrainJob(command, self)
+        job.progress.connect(self.retrain_panel.show_progress)
+        job.finished.connect(self._retrain_finished)
+        self._retrain_job = job
+        self.retrain_panel.set_running(True)
+        job.start()
+        return True
+
+    def cancel_retrain(self) -> None:
+        if self._retrain_job is not None:
+            self._retrain_job.cancel()
+
+    def use_version(self, version: str) -> bool:
+        """Make ``version`` of the running bundle current; the watcher reloads the model."""
+        from seefood.errors import SeeFoodError
+        from seefood.versions import use_version
+
+        if self.model is None:
+            return False
+        try:
+            use_version(self.model.bundle_dir, version)
+        except SeeFoodError as error:
+            self.banner.show_message(str(error), topic="retrain")
+            return False
+        self.retrain_panel.status.setText(f"Switched to version {version}.")
+        self.retrain_panel.show_choice(False)
+        return True
+
+    def versions(self) -> list:
+        """The running bundle's versions (``seefood.versions.VersionInfo``), oldest first."""
+        from seefood.versions import list_versions
+
+        return list_versions(self.model.bundle_dir) if self.model is not None else []
+
+    def _keep_current(self) -> None:
+        self.retrain_panel.status.setText("Kept the current model; the new version stays listed under Model → Versions.")
+        self.retrain_panel.show_choice(False)
+
+    def _retrain_finished(self, event: dict) -> None:
+        self.retrain_panel.show_result(event)
+
+    def _fill_versions_menu(self) -> None:
+        from seefood.errors import SeeFoodError
+
+        self.versions_menu.clear()
+        try:
+            versions = self.versions()
+        except SeeFoodError as error:
+            self.versions_menu.addAction(f"cannot read versions: {error}").setEnabled(False)
+            return
+        if not versions:
+            self.versions_menu.addAction("no model open").setEnabled(False)
+        for info in versions:
+            action = QAction(info.label() if hasattr(info, "label") else info.name, self, checkable=True,
+                             checked=bool(info.current))
+            action.triggered.connect(lambda _checked=False, v=info.name: self.use_version(v))
+            self.versions_menu.addAction(action)
 
     def open_camera(self, index: int) -> None:
         self.open_source(SourceSpec("camera", int(index), self._resolution))
@@ -498,6 +590,10 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return True
         self._shut_down = True
+        if self._retrain_job is not None and self._retrain_job.running():
+            self._retrain_job.cancel()  # a retrain's staged files are swept; the bundle stays as it was
+            if not self._retrain_job.wait(CANCEL_GRACE_MS):
+                self._retrain_job.kill()
         self._rates_timer.stop()
         self._reload_timer.stop()
         self._stop_source.emit()
