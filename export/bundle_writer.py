@@ -36,24 +36,40 @@ def refuse_existing(path: Path, force: bool, what: str = "bundle") -> None:
 def check_bundle_target(out: Path, run: Run, force: bool) -> None:
     """Before any slow work: ``--out`` may only become a bundle where nothing else is lost. It
     must not be, contain or sit inside the run folder or the run's photos, and ``--force``
-    replaces only a bundle SeeFood wrote (``seefood.ownership``), never another folder."""
-    from seefood.ownership import check_apart, check_output_folder
+    replaces only a bundle SeeFood wrote (``seefood.ownership``), never another folder. A bundle
+    that keeps versions (``seefood.versions``) is not replaced: ``--force`` adds the export as its
+    next version."""
+    from seefood.ownership import OutputFolderError, check_apart, check_output_folder
+    from seefood.versions import is_versioned, next_version
 
     check_apart(out, run.run_dir, "the run folder")
     if run.data_dir:
         check_apart(out, Path(run.data_dir), "the run's data folder")
-    check_output_folder(out, "bundle", force)
+    versioned = is_versioned(out)
+    check_output_folder(out, "bundle", force or versioned)
+    if versioned and not force:
+        raise OutputFolderError(
+            f"--out {out}: a SeeFood bundle that keeps versions is already there; pass --force to add this export as "
+            f"its version {next_version(out)} (the others are kept: `seefood bundle use` rolls back), or choose "
+            "another --out")
 
 
 @contextlib.contextmanager
 def staging(target: Path, run: Run, force: bool) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``target``; on success it becomes ``target``.
 
-    On an exception the temporary folder is removed and ``target`` is left as it was.
+    On an exception the temporary folder is removed and ``target`` is left as it was. A versioned
+    ``target`` keeps its versions: the new bundle becomes its next, current version.
     """
+    from seefood.versions import incoming, is_versioned
+
     check_bundle_target(Path(target), run, force)
-    with staged_folder(target) as tmp:
-        yield tmp
+    if is_versioned(target):
+        with incoming(target) as tmp:
+            yield tmp
+    else:
+        with staged_folder(target) as tmp:
+            yield tmp
 
 
 def tool_versions() -> dict:

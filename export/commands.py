@@ -101,7 +101,13 @@ def run_export(args) -> int:
     _print_reports(result.reports, args.out)
     for path in result.copied:
         print(f"copied {path}")
-    print(f"bundle written to {args.out}")
+    from seefood.versions import current_version, is_versioned
+
+    if is_versioned(args.out):
+        print(f"bundle written to {args.out} as its version {current_version(args.out)}, now current "
+              f"(`seefood bundle list {args.out}`; `seefood bundle use` rolls back)")
+    else:
+        print(f"bundle written to {args.out}")
     return 0 if result.passed else 1
 
 

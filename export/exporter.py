@@ -90,6 +90,9 @@ def _export(opts: ExportOptions) -> ExportResult:
 
     modes = list(convert.MODES) if opts.quantize == "all" else [opts.quantize]
     run = load_run(opts.run_dir)
+    if len(modes) > 1 and opts.out.is_dir() and (opts.out / "versions").is_dir():
+        raise InputError(f"--out {opts.out}: keeps versions of one bundle, and --quantize all writes one bundle per "
+                         "mode; export all modes to a new folder, or one --quantize mode into this one")
     bundle_writer.check_bundle_target(opts.out, run, opts.force)
     for app_dir in (opts.android_assets, opts.ios_resources):
         if app_dir is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 # Imported here (not only through seefood.cli's by-name loading) so PyInstaller sees them.
 import desktop.commands  # noqa: F401
+import seefood.version_commands  # noqa: F401  (seefood bundle list|use|prune; the app's versions)
 import seefood.cli
 
 DEFAULT_BUNDLE = "default_bundle"

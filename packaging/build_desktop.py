@@ -31,7 +31,7 @@ NAME = "seefood-app"
 EXCLUDED = (
     "tensorflow", "tensorboard", "keras", "tf_keras", "tensorflow_estimator", "tensorflow_io_gcs_filesystem",
     "mediapipe", "matplotlib", "sklearn", "scipy", "pandas", "jax", "jaxlib", "torch", "h5py",
-    "tkinter", "IPython", "pytest", "training", "export", "bench", "demogen",
+    "tkinter", "IPython", "pytest", "training", "export", "retrain", "bench", "demogen",
     # Qt modules the window does not use (the PySide6 hooks would otherwise follow them).
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtNetwork", "PySide6.QtWebEngineCore", "PySide6.QtPdf",
 )

@@ -72,6 +72,14 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(error, os.strerror(error), str(b))
 
 
+def sweep_leftovers(target: Path | str) -> None:
+    """Clean up after killed writers of ``target`` now (``staged_folder`` also does it first):
+    ``seefood retrain`` calls it before it starts, so a killed retrain's staging goes at once."""
+    target = Path(target)
+    if target.parent.is_dir():
+        _sweep_leftovers(target)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

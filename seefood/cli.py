@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "training.commands",
     "training.compare_commands",
     "export.commands",
+    "retrain.commands",
+    "seefood.version_commands",
     "desktop.commands",
     "demogen.commands",
 )

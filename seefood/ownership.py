@@ -1,7 +1,8 @@
 """What ``--force`` may replace: only folders SeeFood itself wrote, never a user's photos.
 
 A run folder or a bundle folder is recognised by its own files (``config.json`` with the run's
-options, ``manifest.json`` with a bundle schema) AND by holding nothing else: a folder that also
+options, ``manifest.json`` with a bundle schema; a versioned bundle's ``versions/`` folder of whole
+bundles and its ``current`` pointer, ``seefood.versions``) AND by holding nothing else: a folder that also
 holds a photo, a class folder or any file SeeFood does not write is not SeeFood's to delete, with
 or without ``--force``. ``check_output_folder`` says, before any slow work, whether ``--out`` may
 be written; ``check_apart`` refuses an output folder that is, contains or sits inside a folder the
@@ -20,11 +21,18 @@ from seefood.errors import InputError
 # Top-level entries of a run folder (docs/design.md), and of its subfolders.
 RUN_FILES = frozenset({"config.json", "audit.json", "splits.json", "run.json", "model.keras", "metrics.json",
                        "report.md", "history.csv", "scores.npz", "out_of_fold.json",
-                       "test_scores.npz"})  # out_of_fold: --threshold-folds; test_scores: compare before scores.npz
+                       "test_scores.npz",  # out_of_fold: --threshold-folds; test_scores: compare before scores.npz
+                       "retrain.json"})  # `seefood retrain`: how the run compared with the one it continued
 RUN_FOLDERS = {"checkpoints": (".keras", ".txt"), "plots": (".png",), "logs": None}  # None: TensorBoard's own tree
 BUNDLE_FILES = frozenset({"model.tflite", "labels.txt", "manifest.json", "README.md", "verification.json",
                           "comparison.json", "comparison.md", "export_config.json"})
 BUNDLE_MODES = frozenset({"float32", "float16", "dynamic", "int8"})
+# A versioned bundle (seefood.versions): BUNDLE/versions/{current, NNN/}; a version folder holds a
+# bundle's files and the files only a version keeps.
+VERSIONS_DIR = "versions"
+POINTER_FILE = "current"
+VERSION_ONLY_FILES = frozenset({"retrain.json"})
+VERSION_FILES = BUNDLE_FILES | VERSION_ONLY_FILES
 LISTED = 5  # entries named in a refusal
 
 
@@ -66,6 +74,24 @@ def foreign_entries(folder: Path, kind: str) -> list[Path]:
             continue
         elif kind == "bundle" and entry.is_dir() and entry.name in BUNDLE_MODES:
             foreign += foreign_entries(entry, "bundle")
+        elif kind == "bundle" and entry.is_dir() and entry.name == VERSIONS_DIR:
+            foreign += _foreign_in_versions(entry)
+        else:
+            foreign.append(entry)
+    return foreign
+
+
+def _foreign_in_versions(folder: Path) -> list[Path]:
+    """Entries of a bundle's ``versions/`` that ``seefood.versions`` never writes."""
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            foreign.append(entry)
+        elif entry.is_file() and entry.name == POINTER_FILE:
+            continue
+        elif entry.is_dir() and entry.name.isdigit():
+            foreign += [p for p in sorted(entry.iterdir()) if p.is_symlink() or not p.is_file()
+                        or (p.name not in VERSION_FILES and not _is_temp(p))]
         else:
             foreign.append(entry)
     return foreign
@@ -78,10 +104,20 @@ def is_run_folder(folder: Path) -> bool:
 
 
 def is_bundle_folder(folder: Path) -> bool:
-    """A folder ``seefood export`` wrote: a manifest with a schema, or one bundle per mode."""
+    """A folder ``seefood export`` wrote: a manifest with a schema, or one bundle per mode; or a
+    versioned bundle (``seefood.versions``) whose current version's manifest has one."""
     manifest = _json(folder / "manifest.json")
     if manifest is not None and "schema_version" in manifest:
         return True
+    pointer = folder / VERSIONS_DIR / POINTER_FILE
+    if pointer.is_file() and not pointer.is_symlink():
+        try:
+            current = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            current = ""
+        version = _json(folder / VERSIONS_DIR / current / "manifest.json") if current.isdigit() else None
+        if version is not None and "schema_version" in version:
+            return True
     modes = [folder / m for m in BUNDLE_MODES if (folder / m).is_dir()]
     return bool(modes) and all(is_bundle_folder(m) for m in modes)
 

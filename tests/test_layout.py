@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("seefood", "training", "export", "desktop", "packaging", "bench", "demogen")
+PACKAGES = ("seefood", "training", "export", "retrain", "desktop", "packaging", "bench", "demogen")
 # Entry points: the only modules that may import the command line.
 CLI_IMPORTERS = {"seefood.__main__", "packaging.app_entry", "seefood.cli"}
 

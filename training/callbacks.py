@@ -39,6 +39,40 @@ class EpochSummary(keras.callbacks.Callback):
                       flush=True)
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """Tells ``report`` (a function taking one dict) where training stands after every epoch:
+    ``{"epoch": i, "of": n, "metrics": {loss, val_loss, val_pr_auc...}, "eta_s": s}``, for a caller
+    that shows progress (``seefood retrain --json-progress``, the app's Retrain panel). ``of`` is the
+    whole budget across a transfer backbone's two ``fit`` calls (their epochs count on)."""
+
+    def __init__(self, report, total_epochs: int):
+        super().__init__()
+        self.report = report
+        self.total = int(total_epochs)
+        self.started: float | None = None
+        self.first_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import math
+        import time
+
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+        done = epoch + 1 - self.first_epoch
+        elapsed = time.monotonic() - (self.started or time.monotonic())
+        remaining = max(0, self.total - (epoch + 1))
+        metrics = {k: round(float(v), 4) for k, v in (logs or {}).items()
+                   if isinstance(v, (int, float, np.floating)) and math.isfinite(float(v))}
+        self.report({"epoch": epoch + 1, "of": self.total, "metrics": metrics,
+                     "eta_s": round(elapsed / max(1, done) * remaining, 1)})
+
+
 class RunEarlyStopping(keras.callbacks.EarlyStopping):
     """Early stopping over the whole run, across its ``fit`` calls (a pretrained backbone's frozen
     phase, then its fine-tuning): Keras resets an EarlyStopping at each ``fit``, so a better epoch of

@@ -87,6 +87,14 @@ def _layout(data_dir: Path) -> tuple[str, dict[str, Path]]:
     return "flat", {}
 
 
+def folder_class_names(data_dir: Path | str) -> list[str]:
+    """The class folder names ``discover`` would find (either layout), without reading a photo:
+    a quick check before slow work (``seefood retrain`` compares them with the model's classes)."""
+    layout, split_dirs = _layout(Path(data_dir))
+    roots = list(split_dirs.values()) if layout == "split" else [Path(data_dir)]
+    return sorted({folder.name for root in roots for folder in class_folders(root)})
+
+
 def _check_file(path: Path, min_side: int) -> tuple[str, object]:
     """('ok', sha) | ('unreadable', reason) | ('too_small', (w, h))."""
     try:

@@ -130,10 +130,12 @@ def prepare(cfg: TrainConfig) -> Prepared:
     return Prepared(inv, task, audit, _split_lists(inv, task), plan)
 
 
-def train(cfg: TrainConfig) -> Path:
+def train(cfg: TrainConfig, progress=None) -> Path:
     """Train a run into ``cfg.out``; returns it. Nothing is written before the audit passes, an
     earlier run (``--force``) is deleted only once the new one is finished, and a run that fails
-    leaves no half-written folder behind."""
+    leaves no half-written folder behind. ``progress``: called with one dict per finished epoch
+    (``training.callbacks.EpochProgress``: epoch, of, metrics, eta_s), e.g. by ``seefood retrain
+    --json-progress``."""
     started = time.time()
     out = Path(cfg.out)
     replacing = check_outputs(cfg)
@@ -144,7 +146,7 @@ def train(cfg: TrainConfig) -> Path:
             write_json_atomic(out / "config.json", cfg.to_dict())
             audit_mod.save_audit(prepared.audit, out / "audit.json")
             write_json_atomic(out / SPLITS_FILE, prepared.splits)
-            model, history, kept = fit(cfg, out, prepared)
+            model, history, kept = fit(cfg, out, prepared) if progress is None else fit(cfg, out, prepared, progress)
             trained = time.time() - started
             pooled = threshold_folds(cfg, prepared, len(history.get("loss", [])))
             finish(cfg, out, prepared, model, history, kept, trained, pooled)
@@ -153,13 +155,14 @@ def train(cfg: TrainConfig) -> Path:
     return out
 
 
-def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
+def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     """Build, compile and fit the model; returns (model with the kept weights, history, which
-    weights were kept: {"rule": "final" | "best", "epoch": N})."""
+    weights were kept: {"rule": "final" | "best", "epoch": N}). ``progress``: see ``train``."""
     import keras
 
     from training.callbacks import (
         AtomicCheckpoint,
+        EpochProgress,
         EpochSummary,
         RunEarlyStopping,
         ValidationMetrics,
@@ -202,6 +205,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared):
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),  # one file over both phases
         keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
         EpochSummary(binary, early_stopping=stopper is not None),
+        *([EpochProgress(progress, epochs)] if progress is not None else []),
     ]
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
     run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
