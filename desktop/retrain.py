@@ -32,8 +32,11 @@ def retrain_command(bundle_dir: Path | str, data_dir: Path | str | None, epochs:
     """The ``seefood retrain`` command line for this installation.
 
     From source or pip: this Python (``-m seefood.cli``). From the packaged app, which holds no
-    TensorFlow: the ``seefood`` command of a full installation on PATH, else a clear error."""
-    args = ["retrain", str(bundle_dir), "--json-progress"]
+    TensorFlow: the ``seefood`` command of a full installation on PATH, else a clear error.
+    ``--no-switch``: a new version is installed without being made current; the panel's Switch /
+    Keep decides."""
+    # --no-switch: the new version is installed but the user chooses (Switch / Keep) in the app
+    args = ["retrain", str(bundle_dir), "--json-progress", "--no-switch"]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
     if epochs is not None:

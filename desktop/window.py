@@ -36,6 +36,19 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.gif *.webp)"
 VIDEO_FILTER = "Videos (" + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES)) + ")"
 
 
+def version_label(info) -> str:
+    """A Versions menu entry: "002 · 2026-11-24 11:18 · float32 · test F1 0.600"."""
+    parts = [info.version]
+    if info.created:
+        parts.append(str(info.created)[:16].replace("T", " "))
+    if info.quantization:
+        parts.append(info.quantization)
+    test = info.test or {}
+    if isinstance(test.get("value"), (int, float)):
+        parts.append(f"test {'F1' if test.get('metric') == 'f1' else 'macro-F1'} {test['value']:.3f}")
+    return " · ".join(parts)
+
+
 class MainWindow(QMainWindow):
     """SeeFood live classification window; see the module docstring."""
 
@@ -277,9 +290,8 @@ class MainWindow(QMainWindow):
         if not versions:
             self.versions_menu.addAction("no model open").setEnabled(False)
         for info in versions:
-            action = QAction(info.label() if hasattr(info, "label") else info.name, self, checkable=True,
-                             checked=bool(info.current))
-            action.triggered.connect(lambda _checked=False, v=info.name: self.use_version(v))
+            action = QAction(version_label(info), self, checkable=True, checked=bool(info.current))
+            action.triggered.connect(lambda _checked=False, v=info.version: self.use_version(v))
             self.versions_menu.addAction(action)
 
     def open_camera(self, index: int) -> None:

@@ -87,6 +87,6 @@ def test_cancel_stops_the_child_and_reports_a_cancel(qtbot, tmp_path):
 def test_the_command_runs_this_python_from_source(tmp_path):
     command = retrain_command(tmp_path / "bundle", tmp_path / "photos", epochs=3)
     assert command[:3] == [sys.executable, "-m", "seefood.cli"]
-    assert command[3:] == ["retrain", str(tmp_path / "bundle"), "--json-progress", "--data-dir",
+    assert command[3:] == ["retrain", str(tmp_path / "bundle"), "--json-progress", "--no-switch", "--data-dir",
                            str(tmp_path / "photos"), "--epochs", "3"]
     assert json.dumps(command)  # plain strings, for QProcess
