@@ -110,7 +110,8 @@ class RetrainPanel(QGroupBox):
         version waits to be used."""
         self.set_running(False)
         self.progress.setValue(1000 if event.get("installed") else self.progress.value())
-        reason = html.escape(str(event.get("reason", "")))
+        # the decision and its figures; the command-line hints after ';' are for the terminal
+        reason = html.escape(str(event.get("reason", "")).split("; ")[0])
         version = str(event.get("version") or "")
         waiting = bool(event.get("installed")) and bool(version) and not event.get("current", False)
         if event.get("installed"):

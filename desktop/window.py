@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QSettings, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from seefood.bundle import MANIFEST_NAME, verification_warning
 from desktop.capture import CaptureError, class_counts, count_images, save_capture
@@ -115,9 +115,16 @@ class MainWindow(QMainWindow):
         side_widget = QWidget()
         side_widget.setLayout(side)
         side_widget.setFixedWidth(380)
+        # The side column scrolls when its panels (a retrain's result table, many classes) outgrow the window.
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(side_widget)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setFixedWidth(380 + side_scroll.verticalScrollBar().sizeHint().width())
         body = QHBoxLayout()
         body.addWidget(self.preview, 1)
-        body.addWidget(side_widget)
+        body.addWidget(side_scroll)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
