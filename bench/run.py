@@ -11,6 +11,8 @@ Data: the food5 training photos when ../shared/data/food5 exists, otherwise gene
   runs/compare-food5, else a one-epoch run trained here);
 - ``BENCH_FULL_TRAIN=1``: also time a default ``seefood train`` on food5 at 1:8 (about 10+ minutes);
   the result is kept in bench/full_train.json and reported by later runs;
+- ``BENCH_LOOP=1``: also time the retrain loop (train food5 at 1:8, add 10 photos, ``seefood retrain``);
+  the result is kept in bench/loop.json and reported by later runs;
 - ``BENCH_APP_SECONDS`` (default 12): how long each app run plays the video;
 - ``BENCH_OUT``: where to write RESULTS.md (default bench/RESULTS.md).
 """
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 128  # small_cnn's default input side
 PIPELINE_PER_CLASS = 96
 FULL_TRAIN_FILE = ROOT / "bench" / "full_train.json"
+LOOP_FILE = ROOT / "bench" / "loop.json"  # BENCH_LOOP=1: the retrain loop on food5 at 1:8 (long: kept here)
 GPU_RECORD = ROOT / "bench" / "gpu_train_step.json"  # measured on a lent GPU machine (see its why_not_tensorflow)
 COMPARE_RUNS = ROOT / "runs" / "compare-food5" / "runs"
 THIS = "python -m bench.run"
@@ -135,6 +138,94 @@ def phone_rows(bundle: Path | None) -> list[Row]:
                     f"{rate / base:.1f}x the loop", ">= 3x the loop", verdict(rate >= 3 * base and answered == len(paths)),
                     "seefood predict BUNDLE PHOTOS --json"))
     return rows
+
+
+def _timed_lines(argv: list[str]) -> tuple[list[tuple[float, dict]], float, int]:
+    """Run ``argv``; (seconds since start at which each JSON stdout line arrived, total seconds, exit code)."""
+    import subprocess
+
+    start = time.perf_counter()
+    events = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        for line in proc.stdout:
+            try:
+                events.append((time.perf_counter() - start, json.loads(line)))
+            except ValueError:
+                continue
+    return events, time.perf_counter() - start, proc.returncode
+
+
+def stage_shares(events: list[tuple[float, dict]], total: float) -> dict[str, float]:
+    """Seconds per stage from the times its progress lines arrived. A train line comes when an epoch
+    ends (epoch 0: training starts), so: start-up (Python, TensorFlow, the audit and split) until
+    the first line; the first epoch (which decodes every photo into the cache); the later epochs;
+    after the last epoch, the evaluation and threshold; then export (with verification), verify,
+    compare, install, and exit after the final line."""
+    marks: list[tuple[str, float]] = []
+    for i, (at, event) in enumerate(events):
+        name = {"done": "exit"}.get(event.get("stage"), event.get("stage"))
+        if name == "train":
+            last = i + 1 == len(events) or events[i + 1][1].get("stage") != "train"  # early stopping ends before "of"
+            name = ("evaluate + threshold" if last else
+                    "first epoch (decodes every photo)" if event.get("epoch", 0) == 0 else "later epochs")
+        if not marks or marks[-1][0] != name:
+            marks.append((name, at))
+    shares: dict[str, float] = {"start-up": marks[0][1] if marks else total}
+    for (name, at), (_, nxt) in zip(marks, marks[1:] + [("end", total)]):
+        shares[name] = shares.get(name, 0.0) + (nxt - at)
+    return shares
+
+
+def loop_row() -> Row:
+    """Issue "loop": from pressing Retrain to the new version classifying a frame, on food5 at 1:8
+    (about 1,900 photos) with 10 photos added, on this machine; each stage's share."""
+    section = "Retrain loop (food5 at 1:8, 10 photos added)"
+    what = "seefood retrain BUNDLE, then the new version classifying a frame (default options)"
+    target = "< 2 min on 2 cores for ~2,000 photos"
+    if os.environ.get("BENCH_LOOP") == "1":
+        if not (FOOD5 / "train").is_dir():
+            return skipped(section, what, f"food5 not found at {FOOD5}", target)
+        import subprocess
+
+        import numpy as np
+
+        from seefood.bundle import Classifier
+
+        work = Path(tempfile.mkdtemp(prefix="seefood-bench-loop-"))
+        data = make_imbalanced(work / "photos")
+        run, bundle = work / "runs" / "ribs", work / "bundle"
+        _log("retrain loop: training and exporting the first version (BENCH_LOOP=1)")
+        subprocess.run(measure.seefood_argv("train", str(data), "--out", str(run), "--positive", "baby_back_ribs"),
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(measure.seefood_argv("export", str(run), "--out", str(bundle)), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        used = {p.name for p in (data / "train" / "baby_back_ribs").iterdir()}
+        spare = [p for p in sorted((FOOD5 / "train" / "baby_back_ribs").glob("*.jpg")) if p.name not in used][:10]
+        for photo in spare:
+            os.symlink(photo.resolve(), data / "train" / "baby_back_ribs" / f"added_{photo.name}")
+        _log("retrain loop: timing seefood retrain")
+        events, seconds, code = _timed_lines(measure.seefood_argv("retrain", str(bundle), "--json-progress"))
+        done = events[-1][1] if events else {}
+        start = time.perf_counter()
+        classifier = Classifier(bundle)
+        classifier.classify(np.zeros((480, 640, 3), np.uint8))
+        first_frame = time.perf_counter() - start
+        shares = stage_shares(events, seconds)
+        shares["load + first frame"] = first_frame
+        photos = sum(1 for _ in (data / "train").rglob("*.jpg")) + sum(1 for _ in (data / "test").rglob("*.jpg"))
+        record = {"seconds": seconds + first_frame, "shares": shares, "exit_code": code, "photos": photos,
+                  "installed": done.get("installed"), "version": done.get("version"), "reason": done.get("reason"),
+                  "epochs": max((e.get("of") or 0) for _, e in events) if events else None,
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
+        LOOP_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if not LOOP_FILE.is_file():
+        return Row(section, what, "not measured in this run (set BENCH_LOOP=1; about 10 minutes)", "", target,
+                   "not measured", "BENCH_LOOP=1 python -m bench.run")
+    r = json.loads(LOOP_FILE.read_text(encoding="utf-8"))
+    parts = ", ".join(f"{name} {value:.0f} s ({value / r['seconds']:.0%})" for name, value in r["shares"].items())
+    return Row(section, what, f"{r['seconds']:.0f} s ({parts})", "", target, verdict(r["seconds"] < 120),
+               "seefood retrain BUNDLE", f"measured {r['date']} with BENCH_LOOP=1, {r['photos']} photos, "
+               f"{r['epochs']} epochs, installed {r['installed']} ({r['reason']}), load {r['load_average']}")
 
 
 def training_rows(folder: Path) -> list[Row]:
@@ -386,6 +477,7 @@ def main() -> int:
     rows += inference
     rows += app_rows(run, bundle, folder, work)
     rows += phone_rows(bundle)
+    rows.append(loop_row())
     info["load average at end (1/5/15 min)"] = load_average()
     info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
     notes = [
