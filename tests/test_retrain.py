@@ -310,6 +310,30 @@ def test_the_worse_rule():
     assert judge({"n": 0, "old": {}, "new": {}}, "binary")["worse"]  # no shared held-back photo: no evidence
 
 
+def test_a_drop_within_the_noise_of_the_held_back_photos_is_not_worse_and_a_real_one_is():
+    from retrain.compare import compare_set, judge
+
+    rng = np.random.default_rng(5)
+    targets = (rng.random(600) < 0.12).astype(int)  # about 70 positives, as food5 at 1:8's test split has
+    old = np.where(rng.random(600) < 0.9, targets, 1 - targets)
+    found, missed = np.flatnonzero((targets == 1) & (old == 1)), np.flatnonzero((targets == 1) & (old == 0))
+    alarms, quiet = np.flatnonzero((targets == 0) & (old == 1)), np.flatnonzero((targets == 0) & (old == 0))
+    new = old.copy()  # a retrained model: different answers on about 40 photos, in both directions
+    new[found[:12]], new[missed[:8]], new[alarms[:6]], new[quiet[:6]] = 0, 1, 0, 1
+
+    def rows(decided):
+        return np.stack([0.9 - decided * 0.8, decided * 0.8 + 0.1], axis=1)
+
+    held = compare_set("binary", ["no", "yes"], targets, rows(old), rows(new), 0.5, 0.5)
+    decision = judge(held, "binary")
+    assert held["new"]["f1"] - held["old"]["f1"] < -0.02 and held["change_interval"][0] < 0 < held["change_interval"][1]
+    assert 0.5 < held["new_lower_share"] < 0.95
+    assert not decision["worse"] and "not worse beyond noise" in decision["reason"]
+    new[found[:30]] = 0  # thirty positives fewer found: lower in every resample
+    held = compare_set("binary", ["no", "yes"], targets, rows(old), rows(new), 0.5, 0.5)
+    assert held["change_interval"][1] < 0 and held["new_lower_share"] > 0.95 and judge(held, "binary")["worse"]
+
+
 # ---------------------------------------------------------------- retrain (one tiny training)
 
 
