@@ -45,7 +45,9 @@ def _is_temp(entry: Path) -> bool:
     return entry.name.startswith(".") and ".tmp" in entry.name and entry.is_file() and not entry.is_symlink()
 
 
-def _json(path: Path) -> dict | None:
+def read_json_object(path: Path) -> dict | None:
+    """A small JSON object file, or None when it is missing, unreadable, over 16 MiB or not an object
+    (for recognising SeeFood's own folders, where a damaged file just means "not recognised")."""
     try:
         if path.stat().st_size > 16 * 1024 * 1024:
             return None
@@ -99,14 +101,14 @@ def _foreign_in_versions(folder: Path) -> list[Path]:
 
 def is_run_folder(folder: Path) -> bool:
     """A folder ``seefood train`` wrote: its config.json names a data folder and an output."""
-    config = _json(folder / "config.json")
+    config = read_json_object(folder / "config.json")
     return config is not None and "data_dir" in config and "out" in config
 
 
 def is_bundle_folder(folder: Path) -> bool:
     """A folder ``seefood export`` wrote: a manifest with a schema, or one bundle per mode; or a
     versioned bundle (``seefood.versions``) whose current version's manifest has one."""
-    manifest = _json(folder / "manifest.json")
+    manifest = read_json_object(folder / "manifest.json")
     if manifest is not None and "schema_version" in manifest:
         return True
     pointer = folder / VERSIONS_DIR / POINTER_FILE
@@ -115,7 +117,7 @@ def is_bundle_folder(folder: Path) -> bool:
             current = pointer.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
             current = ""
-        version = _json(folder / VERSIONS_DIR / current / "manifest.json") if current.isdigit() else None
+        version = read_json_object(folder / VERSIONS_DIR / current / "manifest.json") if current.isdigit() else None
         if version is not None and "schema_version" in version:
             return True
     modes = [folder / m for m in BUNDLE_MODES if (folder / m).is_dir()]

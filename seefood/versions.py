@@ -47,6 +47,7 @@ from seefood.ownership import (
     VERSION_FILES,
     VERSIONS_DIR,
     foreign_entries,
+    read_json_object,
 )
 
 MANIFEST = "manifest.json"
@@ -98,18 +99,8 @@ class VersionInfo:
 # ---------------------------------------------------------------- reading
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        if path.stat().st_size > 16 * 1024 * 1024:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _model_sha(folder: Path) -> str | None:
-    manifest = _read_json(folder / MANIFEST) or {}
+    manifest = read_json_object(folder / MANIFEST) or {}
     sha = manifest.get("model_sha256")
     return sha if isinstance(sha, str) else None
 
@@ -193,9 +184,9 @@ def _info(state: _State, number: int) -> VersionInfo:
     folder = state.recorded.get(number)
     recorded = number != state.pending
     where = folder if recorded and folder is not None else state.bundle
-    manifest = _read_json(where / MANIFEST) or {}
+    manifest = read_json_object(where / MANIFEST) or {}
     if number == state.current:
-        manifest = _read_json(state.bundle / MANIFEST) or manifest
+        manifest = read_json_object(state.bundle / MANIFEST) or manifest
     info = VersionInfo(
         version=version_name(number), current=number == state.current, recorded=recorded, path=str(where),
         created=manifest.get("created"), quantization=manifest.get("quantization"), run_id=manifest.get("run_id"),
@@ -205,7 +196,7 @@ def _info(state: _State, number: int) -> VersionInfo:
     if not recorded:
         info.notes.append(f"the top-level files; kept as versions/{info.version} at the next change")
     info.test = _run_test_metrics(info.source_run, info.run_id, info.task)
-    retrain = _read_json(where / RETRAIN_FILE) if folder is not None else None
+    retrain = read_json_object(where / RETRAIN_FILE) if folder is not None else None
     if retrain:
         info.retrain = {k: retrain.get(k) for k in ("from_version", "decision", "held_back", "added", "rule")}
     return info
@@ -217,8 +208,8 @@ def _run_test_metrics(source_run: object, run_id: object, task: object) -> dict 
     if not isinstance(source_run, str) or not source_run:
         return None
     run_dir = Path(source_run)
-    run = _read_json(run_dir / "run.json") or {}
-    metrics = _read_json(run_dir / "metrics.json") or {}
+    run = read_json_object(run_dir / "run.json") or {}
+    metrics = read_json_object(run_dir / "metrics.json") or {}
     if run.get("run_id") != run_id or metrics.get("run_id") not in (None, run_id):
         return None
     test = (metrics.get("splits") or {}).get("test") or {}

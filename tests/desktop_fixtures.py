@@ -156,6 +156,19 @@ def offscreen_env() -> dict:
     return env
 
 
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real main window (offscreen, one inference thread), closed and deleted on the GUI thread after."""
+    from desktop.app import make_settings
+    from desktop.window import MainWindow
+
+    win = MainWindow(make_settings(tmp_path / "settings.ini"), num_threads=1)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    dispose(win)
+
+
 def dispose(win) -> None:
     """Close and delete the window now, on the GUI thread. Left to Python's cyclic garbage collector,
     its wrappers could be collected later on whatever thread the collector happens to run (the still

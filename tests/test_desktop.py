@@ -19,19 +19,10 @@ from desktop.sources import SourceSpec  # noqa: E402
 from desktop.window import MainWindow  # noqa: E402
 from desktop_fixtures import (  # noqa: E402,F401 (fixtures)
     NEGATIVE, POSITIVE, bundle_dir, dispose, fresh_bundle, multiclass_bundle_dir, red_score, tiny_tflite, video_file,
-    write_bundle,
+    window, write_bundle,
 )
 
 WAIT_MS = 10000
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(make_settings(tmp_path / "settings.ini"), num_threads=1)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    dispose(win)
 
 
 def start(qtbot, win: MainWindow, bundle: Path, source: Path) -> None:

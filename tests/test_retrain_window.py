@@ -15,9 +15,7 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("ai_edge_litert")
 
 from conftest import write_class_folder  # noqa: E402
-from desktop.app import make_settings  # noqa: E402
-from desktop.window import MainWindow  # noqa: E402
-from desktop_fixtures import dispose, write_video  # noqa: E402
+from desktop_fixtures import window, write_video  # noqa: E402,F401 (window: a fixture)
 from seefood.cli import main  # noqa: E402
 
 RETRAIN_MS = 180_000  # a child process: Python + TensorFlow start, one epoch at 32 px, export, verify, compare
@@ -38,15 +36,6 @@ def trained(tmp_path_factory):
                      "--val-fraction", "0.25", "--test-fraction", "0.25", "--augment", "none"]) == 0
         assert main(["export", str(run), "--out", str(bundle)]) == 0
     return root, data, bundle, write_video(root / "food.avi", frames=90)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(make_settings(tmp_path / "settings.ini"), num_threads=1)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    dispose(win)
 
 
 def test_capture_retrain_switch_and_roll_back_in_the_window(qtbot, window, trained):
