@@ -52,8 +52,9 @@ def filtered_stderr(noise: re.Pattern = NOISE) -> Iterator[list[bytes]]:
         sys.stderr.flush()
         os.dup2(saved, 2)  # the pipe's last write end closes: the reader sees end of file
         os.close(saved)
-        reader.join()
-        os.close(read_end)
+        reader.join(timeout=5)  # a child process started inside the block would hold a write end open
+        if not reader.is_alive():
+            os.close(read_end)
         kept = []
         for line in b"".join(received).splitlines(keepends=True):
             (dropped if noise.match(line.rstrip(b"\r\n")) else kept).append(line)
