@@ -461,7 +461,6 @@ class CapturePanel(QGroupBox):
             button.setStyleSheet(f"QPushButton {{ color: {colour}; }}" if colour else "")
         for index, name in enumerate(self._classes):
             count = self._counts.get(name)
-            self.picker.setItemText(index, name)  # the text stays the name: typing and matching use it
             self.picker.setItemData(index, f"{count} photos" if count is not None else "", Qt.ItemDataRole.ToolTipRole)
         known = {name: self._counts[name] for name in self._classes if name in self._counts}
         self.advice.setText(photo_advice.summary(known) if known else "")

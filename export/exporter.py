@@ -84,7 +84,7 @@ def _check_model(run, model) -> None:
 
 def _export(opts: ExportOptions) -> ExportResult:
     from export import bundle_writer, convert, verify
-    from export.verify import write_json_atomic
+    from training.run_io import write_json_atomic
     from seefood.images import load_fitted
     from training.run_io import load_run
 
@@ -239,7 +239,8 @@ def _bundle_for_apps(out: Path, modes: list[str], reports: list[dict]) -> Path:
 
 
 def _write_comparison(folder: Path, reports: list[dict]) -> None:
-    from export.verify import markdown_table, write_json_atomic
+    from export.verify import markdown_table
+    from training.run_io import write_json_atomic
 
     keys = ("quantization", "granularity", "granularity_note", "model_bytes", "agreement", "max_score_diff",
             "deltas", "latency_ms", "passed", "failures", "threshold")

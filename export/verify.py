@@ -35,7 +35,7 @@ from seefood.images import class_folders, image_files, load_fitted
 from seefood.scoring import average_precision, class_probabilities, confusion, macro_average_precision, per_class_rates
 from seefood.scoring import decide_indices as decide  # the runtime's rule, on arrays of rows
 from training.run_io import RunInfo as Run
-from training.run_io import is_run_dir, load_run, write_json_atomic  # noqa: F401  (write_json_atomic: also export.commands)
+from training.run_io import is_run_dir, load_run, write_json_atomic
 
 VERIFICATION_NAME = "verification.json"
 

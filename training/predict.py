@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from seefood.bundle import NonFiniteScoresError, check_finite, verification_warning
-from seefood.images import ImageReadError, image_files, load_rgb
+from seefood.images import ImageReadError, image_files, load_fitted
 from seefood.preprocessing import fit_to_input
 from seefood.quiet import import_tensorflow
 from seefood.scoring import class_probabilities, decide
@@ -86,7 +86,7 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
     errors = 0
     for file in files:
         try:
-            scores = scorer.scores(load_rgb(file, min_side=scorer.image_size))  # = load_fitted's decoding
+            scores = scorer.scores(load_fitted(file, scorer.image_size))  # fit_to_input passes a fitted photo through
         except (ImageReadError, FileNotFoundError, NonFiniteScoresError) as error:
             errors += 1
             reason = (error.reason if isinstance(error, ImageReadError)
