@@ -93,7 +93,10 @@ def test_a_phone_jpeg_decodes_at_the_dct_scale_to_nearly_the_same_model_input(tm
 
     path = phone_photo(tmp_path / "IMG_0001.jpg")
     assert load_rgb(path, min_side=128).shape == (378, 504, 3)  # 1/8 of 3024x4032: 8x8 fewer pixels decoded
-    assert load_rgb(path, min_side=500).shape == (756, 1008, 3)  # 1/4: the smallest scale keeping 500 px
+    assert load_rgb(path, min_side=500).shape == (1512, 2016, 3)  # 1/2: the smallest scale keeping 2 x 500 px
+    small = tmp_path / "food.jpg"  # a 512x384 photo for a 128 px model: 1/2 would leave 192 < 2 x 128, so full size
+    Image.fromarray(_rgb(384, 512)).save(small, quality=90)
+    assert load_rgb(small, min_side=128).shape == (384, 512, 3)
     assert load_rgb(path).shape == (3024, 4032, 3)
     full = fit_to_input(load_rgb(path), 128).astype(int)
     fast = load_fitted(path, 128).astype(int)
