@@ -189,7 +189,7 @@ def load_rgb(path: Path | str, min_side: int | None = None) -> np.ndarray:
         image.seek(0)
         if min_side and image.format == "JPEG":
             # at least twice the side the caller needs, so the final resize still filters over 2+ decoded
-            # pixels; on food5's 512 px photos DCT scaling to just >= 128 px lowered test F1 (quick
+            # pixels; food5's 256 px photos decoded at 1/2 straight to 128 px lowered test F1 (quick
             # benchmark, 0.699 -> 0.641), and with the margin such photos decode at full size as before
             image.draft(image.mode, (DRAFT_MARGIN * min_side, DRAFT_MARGIN * min_side))
         image = ImageOps.exif_transpose(image)
