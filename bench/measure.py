@@ -6,16 +6,39 @@ the files are read once beforehand (``warm_page_cache``) so no contender pays fo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from seefood import decoded_cache
 from seefood.images import class_folders, image_files
+
+
+@contextlib.contextmanager
+def empty_cache() -> Iterator[Path]:
+    """An empty decoded-photo cache for one measurement (and the processes it starts): a first pass
+    is measured as a first run meets it, never the user's ~/.cache, and no section inherits
+    another's decoded photos."""
+    folder = Path(tempfile.mkdtemp(prefix="seefood-bench-cache-"))
+    before = os.environ.get(decoded_cache.ENV_DIR)
+    os.environ[decoded_cache.ENV_DIR] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop(decoded_cache.ENV_DIR, None)
+        else:
+            os.environ[decoded_cache.ENV_DIR] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 def class_files(folder: Path, per_class: int | None = None) -> list[tuple[str, int]]:
     """(path, class index) for folder/<class>/*, at most ``per_class`` of each, in a stable order."""
@@ -107,13 +130,30 @@ def phone_folder(dst: Path, count: int, sources: list[str], classes: int = 5, qu
 
 
 def tfdata_pipeline(paths: list[str], targets: list[int], image_size: int, batch_size: int = 32) -> dict:
-    """One pass of the training tf.data pipeline (parallel decode; the first pass fills its cache)."""
+    """The first pass of the training tf.data pipeline over photos it has never seen (parallel
+    decode, filling an empty decoded-photo cache: hashing and writing included)."""
     from training.pipeline import AUTOTUNE, labelled_dataset
 
-    ds = labelled_dataset(paths, targets, image_size, 1, True).batch(batch_size).prefetch(AUTOTUNE)
-    start = time.perf_counter()
-    count = sum(int(x.shape[0]) for x, _ in ds)
-    return _rate(count, time.perf_counter() - start)
+    with empty_cache():
+        ds = labelled_dataset(paths, targets, image_size, 1, True).batch(batch_size).prefetch(AUTOTUNE)
+        start = time.perf_counter()
+        count = sum(int(x.shape[0]) for x, _ in ds)
+        return _rate(count, time.perf_counter() - start)
+
+
+def train_twice(folder: Path, work: Path, epochs: int = 1) -> list[dict]:
+    """``seefood train FOLDER`` twice, one process each, with one (initially empty) decoded-photo
+    cache; each run's ``run.json`` "decoding" record and wall time."""
+    records = []
+    with empty_cache():
+        for i in (1, 2):
+            out = work / f"train-twice-{i}"
+            start = time.perf_counter()
+            subprocess.run(seefood_argv("train", str(folder), "--out", str(out), "--epochs", str(epochs), "--force"),
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+            records.append(dict(run["decoding"], seconds=time.perf_counter() - start))
+    return records
 
 
 def keras_directory_loader(folder: Path, image_size: int, batch_size: int = 32) -> dict:
@@ -142,24 +182,25 @@ def training_throughput(paths: list[str], targets: list[int], image_size: int, e
     binary_targets = [1 if t == 0 else 0 for t in targets]  # first class against the rest
     counts = [binary_targets.count(0), binary_targets.count(1)]
     plan = plan_balance(balance, counts)
-    ds, steps = training_dataset(paths, binary_targets, image_size, 1, True, plan, batch_size, seed=0)
-    model, _ = build_model("small_cnn", image_size, 1, True, augment, output_bias=initial_bias(plan, True))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.BinaryCrossentropy())
-    times: list[float] = []
+    with empty_cache():  # epoch 1 decodes every photo, as a first run's training stream would without the audit
+        ds, steps = training_dataset(paths, binary_targets, image_size, 1, True, plan, batch_size, seed=0)
+        model, _ = build_model("small_cnn", image_size, 1, True, augment, output_bias=initial_bias(plan, True))
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.BinaryCrossentropy())
+        times: list[float] = []
 
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
 
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
 
-    model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[Timer()], verbose=0, shuffle=False)
-    images = steps * batch_size
-    steady = times[1:] or times
-    return {"images_per_epoch": images, "epoch_seconds": times,
-            "first_epoch_images_per_s": images / times[0],
-            "steady_images_per_s": images / float(np.median(steady))}
+        model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[Timer()], verbose=0, shuffle=False)
+        images = steps * batch_size
+        steady = times[1:] or times
+        return {"images_per_epoch": images, "epoch_seconds": times,
+                "first_epoch_images_per_s": images / times[0],
+                "steady_images_per_s": images / float(np.median(steady))}
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:

@@ -62,7 +62,7 @@ def run_one(base: Path, task: Path, seed: int, epochs: int, factor: float, runs:
     args = [sys.executable, "-m", "seefood", "train", str(task), "--out", str(out), "--seed", str(seed), "--force",
             "--init-from", str(base), "--epochs", str(epochs), "--learning-rate", f"{BASE_LR * factor:g}"]
     started = time.time()
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     seconds = time.time() - started
     (runs / f"{out.name}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")

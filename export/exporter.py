@@ -84,9 +84,8 @@ def _check_model(run, model) -> None:
 
 def _export(opts: ExportOptions) -> ExportResult:
     from export import bundle_writer, convert, verify
-    from training.run_io import write_json_atomic
-    from seefood.images import load_fitted
-    from training.run_io import load_run
+    from seefood import decoded_cache
+    from training.run_io import load_run, write_json_atomic
 
     modes = list(convert.MODES) if opts.quantize == "all" else [opts.quantize]
     run = load_run(opts.run_dir)
@@ -106,7 +105,7 @@ def _export(opts: ExportOptions) -> ExportResult:
         if not sample:
             raise InputError(f"{run.run_dir}: int8 needs training photos for calibration and splits.json has none")
         size = run.preprocessing.image_size
-        representative = convert.representative_dataset(sample, lambda path: load_fitted(path, size))
+        representative = convert.representative_dataset(sample, lambda path: decoded_cache.fitted(path, size))
     job = _Job(run, model, representative, opts)
     reports = []
 

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from seefood import decoded_cache
 from seefood.bundle import MANIFEST_NAME, Classifier, load_manifest
 from seefood.errors import InputError
-from seefood.images import class_folders, image_files, load_fitted
+from seefood.images import class_folders, image_files
 from seefood.scoring import average_precision, class_probabilities, confusion, macro_average_precision, per_class_rates
 from seefood.scoring import decide_indices as decide  # the runtime's rule, on arrays of rows
 from training.run_io import RunInfo as Run
@@ -194,7 +195,7 @@ def _score_images(classifier: Classifier, keras_model, task: str, items, image_s
     if cache is not None and key in cache:
         images, keras_scores = cache[key]
     else:
-        images = np.stack([load_fitted(path, image_size) for path, _ in items])
+        images = np.stack([decoded_cache.fitted(path, image_size) for path, _ in items])
         keras_scores = class_scores(task, keras_model.predict(images, batch_size=32, verbose=0))
         if cache is not None:
             cache[key] = (images, keras_scores)

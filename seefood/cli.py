@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "export.commands",
     "retrain.commands",
     "seefood.version_commands",
+    "seefood.cache_commands",
     "desktop.commands",
     "demogen.commands",
 )
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that stage is not part of this installation (e.g. the packaged app)
             raise
         module.register(subparsers)
+    from seefood.cache_commands import CACHED_COMMANDS, NO_CACHE_HELP
+
+    for name in CACHED_COMMANDS:
+        if name in subparsers.choices:
+            subparsers.choices[name].add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     return parser
 
 
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.verbose:
         os.environ["SEEFOOD_VERBOSE"] = "1"  # stages that `seefood demo` starts as processes inherit it
+    if getattr(args, "no_cache", False):
+        from seefood import decoded_cache
+
+        decoded_cache.turn_off()  # inherited by the processes it starts, like SEEFOOD_VERBOSE
     try:
         result = args.func(args)
     except KeyboardInterrupt:

@@ -6,7 +6,9 @@ Nothing here downloads anything; every test builds its own data.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,16 @@ from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The decoded-photo cache of this test session (and of the processes it starts): never the user's
+# ~/.cache; tests about the cache itself point SEEFOOD_CACHE_DIR elsewhere with monkeypatch.
+_SESSION_CACHE = None if os.environ.get("SEEFOOD_CACHE_DIR") else tempfile.mkdtemp(prefix="seefood-test-cache-")
+if _SESSION_CACHE:
+    os.environ["SEEFOOD_CACHE_DIR"] = _SESSION_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SESSION_CACHE:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

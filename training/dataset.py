@@ -20,11 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seefood import decoded_cache
 from seefood.bundle import sha256_of
 from seefood.errors import InputError
+from seefood.images import ImageReadError, class_folders, classify_path, image_size_of, load_rgb
 from seefood.names import ClassNameError, check_class_name
 from seefood.ownership import looks_like_seefood_output
-from seefood.images import ImageReadError, class_folders, classify_path, image_size_of, load_rgb
+from seefood.progress import Progress
 
 SPLITS = ("train", "val", "test")
 
@@ -95,12 +97,21 @@ def folder_class_names(data_dir: Path | str) -> list[str]:
     return sorted({folder.name for root in roots for folder in class_folders(root)})
 
 
-def _check_file(path: Path, min_side: int) -> tuple[str, object]:
-    """('ok', sha) | ('unreadable', reason) | ('too_small', (w, h))."""
+def _check_file(path: Path, min_side: int, image_size: int | None) -> tuple[str, object]:
+    """('ok', sha) | ('unreadable', reason) | ('too_small', (w, h)).
+
+    With ``image_size`` and the decoded-photo cache on, the check is the photo's one decode: its
+    model input goes into the cache for training to read (a photo whose content is cached already
+    decoded whole before, and is not decoded again)."""
     try:
         width, height = image_size_of(path)
         if min(width, height) < min_side:
             return "too_small", (width, height)
+        if image_size and decoded_cache.enabled():
+            sha = sha256_of(path)
+            decoded_cache.remember(path, sha)
+            decoded_cache.fitted(path, image_size, sha)  # reads every byte: catches truncated files
+            return "ok", sha
         load_rgb(path, min_side=min_side)  # reads every byte (DCT-scaled for a JPEG): catches truncated files
     except ImageReadError as error:
         return "unreadable", error.reason
@@ -133,8 +144,10 @@ def discover(
     test_fraction: float = 0.15,
     min_side: int = 32,
     workers: int | None = None,
+    image_size: int | None = None,
 ) -> Inventory:
-    """Walk DATA_DIR, check every file, assign splits. Raises DataError with the fix."""
+    """Walk DATA_DIR, check every file (with a progress line), assign splits. Raises DataError with
+    the fix. ``image_size``: the model's input side; the check then fills the decoded-photo cache."""
     data_dir = Path(data_dir)
     if not data_dir.exists():
         raise DataError(f"{data_dir}: no such folder. Point seefood at a folder with one subfolder per class, e.g. {data_dir}/hotdog/ and {data_dir}/not_hotdog/")
@@ -172,8 +185,18 @@ def discover(
             "A one-class problem needs a negative class: add a folder such as "
             f"{data_dir}/not_hotdog/ with ordinary photos of other things, so the model learns what is NOT your class."
         )
+    progress = Progress(len(candidates), f"Checking photos in {data_dir}")
+
+    def check(candidate: tuple[Path, str, str | None]) -> tuple[str, object]:
+        result = _check_file(candidate[0], min_side, image_size)
+        progress.advance()
+        return result
+
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-        checks = list(pool.map(lambda c: _check_file(c[0], min_side), candidates))
+        try:
+            checks = list(pool.map(check, candidates))
+        finally:
+            progress.close()
 
     inv = Inventory(data_dir=str(data_dir.resolve()), layout=layout, folder_classes=sorted(classes), examples=[])
     inv.ignored = ignored

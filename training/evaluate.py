@@ -112,7 +112,7 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
 def _split_from_folder(run: RunInfo, data_dir: Path) -> list[tuple[str, int]]:
     from training.dataset import discover
 
-    inv = discover(data_dir, val_fraction=0.0, test_fraction=1.0)
+    inv = discover(data_dir, val_fraction=0.0, test_fraction=1.0, image_size=run.preprocessing.image_size)
     unknown = sorted(set(inv.folder_classes) - set(run.class_map))
     if unknown:
         raise InputError(f"{data_dir}: class folder(s) {unknown} were not in training ({sorted(run.class_map)})")

@@ -1,10 +1,15 @@
 """The tf.data input pipeline: parallel decode and resize, cache, (over)sample, shuffle, batch, prefetch.
 
-Decoding goes through ``seefood.images.load_rgb`` (EXIF, 16-bit, CMYK, palette... handled once,
-the same way everywhere) and ``seefood.preprocessing.fit_to_input`` (THE crop and resize policy,
-shared with export, the app and phones). Pillow releases the GIL while decoding, so
+Photo files become model input through ``seefood.decoded_cache.fitted``: the decoded-photo cache
+on disk (filled by the audit, which checks every photo, so training usually only reads it back),
+else ``seefood.images.load_fitted`` (EXIF, 16-bit, CMYK, palette... handled once, then THE crop and
+resize policy shared with export, the app and phones). Pillow releases the GIL while decoding, so
 ``num_parallel_calls=AUTOTUNE`` runs decodes in parallel. Scaling is not done here: the model
 takes uint8 pixels and scales them itself.
+
+Memory: a split's decoded photos are also held in memory (tf.data's ``cache``) while they fit in
+``MEMORY_BUDGET``; a larger split (a 50,000-photo folder) streams from the disk cache each epoch
+instead, so a run's memory does not grow with the folder.
 """
 
 from __future__ import annotations
@@ -12,16 +17,23 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from seefood.images import load_fitted
+from seefood import decoded_cache
 from training.balance import BalancePlan
 
 AUTOTUNE = tf.data.AUTOTUNE
+MEMORY_BUDGET = 1 << 30  # bytes of decoded photos one split may hold in memory
+
+
+def keep_in_memory(count: int, image_size: int) -> bool:
+    """Whether ``count`` decoded photos are held in memory: always without the disk cache (nothing
+    else could serve them each epoch but decoding again), else while they fit in MEMORY_BUDGET."""
+    return not decoded_cache.enabled() or count * image_size * image_size * 3 <= MEMORY_BUDGET
 
 
 def _decode_op(image_size: int):
     def decode(path: tf.Tensor) -> tf.Tensor:
         image = tf.numpy_function(
-            lambda p: load_fitted(p.decode("utf-8"), image_size), [path], tf.uint8, stateful=False
+            lambda p: decoded_cache.fitted(p.decode("utf-8"), image_size), [path], tf.uint8, stateful=False
         )
         image.set_shape((image_size, image_size, 3))
         return image
@@ -38,10 +50,11 @@ def _target_op(num_outputs: int, binary: bool):
     return encode
 
 
-def image_dataset(paths: list[str], image_size: int) -> tf.data.Dataset:
-    """Decoded, fitted, cached images in order (for evaluation and prediction)."""
+def image_dataset(paths: list[str], image_size: int, in_memory: bool) -> tf.data.Dataset:
+    """Decoded, fitted images in order; ``in_memory``: held after the first pass (see ``keep_in_memory``)."""
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths, dtype=tf.string))
-    return ds.map(_decode_op(image_size), num_parallel_calls=AUTOTUNE, deterministic=True).cache()
+    ds = ds.map(_decode_op(image_size), num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.cache() if in_memory else ds
 
 
 def padding_for(n: int, batch_size: int, replicas: int) -> int:
@@ -66,9 +79,11 @@ def _blank_images(count: int, image_size: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensors(tf.zeros((image_size, image_size, 3), tf.uint8)).repeat(count)
 
 
-def eval_dataset(paths: list[str], image_size: int, batch_size: int, pad: int = 0) -> tf.data.Dataset:
-    """Images in order, batched; ``pad`` blank images at the end (see ``padding_for``)."""
-    ds = image_dataset(paths, image_size)
+def eval_dataset(paths: list[str], image_size: int, batch_size: int, pad: int = 0,
+                 in_memory: bool = False) -> tf.data.Dataset:
+    """Images in order, batched; ``pad`` blank images at the end (see ``padding_for``); ``in_memory``
+    for a dataset read every epoch."""
+    ds = image_dataset(paths, image_size, in_memory)
     if pad:
         ds = ds.concatenate(_blank_images(pad, image_size))
     return ds.batch(batch_size).prefetch(AUTOTUNE)
@@ -96,9 +111,9 @@ def predict_scores(model, paths: list[str], image_size: int, batch_size: int, bi
     return scores.reshape(-1) if binary else scores
 
 
-def labelled_dataset(paths, targets, image_size, num_outputs, binary, weights=None):
-    """(image, target[, weight]) pairs, decoded once and cached."""
-    images = image_dataset(list(paths), image_size)
+def labelled_dataset(paths, targets, image_size, num_outputs, binary, weights=None, in_memory=True):
+    """(image, target[, weight]) pairs."""
+    images = image_dataset(list(paths), image_size, in_memory)
     encode = _target_op(num_outputs, binary)
     target_ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(targets), dtype=tf.int32))
     ds = tf.data.Dataset.zip((images, target_ds))
@@ -128,8 +143,9 @@ def training_dataset(
     weights = plan.class_weights if any(abs(w - 1.0) > 1e-9 for w in plan.class_weights) else None
     n = len(paths)
     steps = max(1, int(np.ceil(n / batch_size)))
+    in_memory = keep_in_memory(n, image_size)
     if not plan.oversample:
-        ds = labelled_dataset(paths, targets, image_size, num_outputs, binary, weights)
+        ds = labelled_dataset(paths, targets, image_size, num_outputs, binary, weights, in_memory)
         ds = ds.shuffle(min(n, 4096), seed=seed, reshuffle_each_iteration=True).repeat()
     else:
         per_class = []
@@ -137,7 +153,7 @@ def training_dataset(
         for cls in range(len(plan.sampling_mix)):
             idx = np.flatnonzero(targets_arr == cls)
             class_paths = [paths[i] for i in idx]
-            ds_c = labelled_dataset(class_paths, [cls] * len(idx), image_size, num_outputs, binary, weights)
+            ds_c = labelled_dataset(class_paths, [cls] * len(idx), image_size, num_outputs, binary, weights, in_memory)
             per_class.append(ds_c.shuffle(max(1, len(idx)), seed=seed + cls, reshuffle_each_iteration=True).repeat())
         ds = tf.data.Dataset.sample_from_datasets(per_class, weights=list(plan.sampling_mix), seed=seed)
     ds = ds.batch(batch_size)
@@ -174,8 +190,9 @@ def _mixup_op(alpha: float, seed: int):
 
 
 def validation_dataset(paths: list[str], image_size: int, batch_size: int, replicas: int) -> tf.data.Dataset:
-    """Validation images for per-epoch scoring: decoded once (cached), batched to the global
-    batch, padded to whole batches on several replicas (``padding_for``); the scorer drops the
-    padded rows (``training.callbacks.ValidationMetrics``)."""
+    """Validation images for per-epoch scoring: held in memory when they fit (``keep_in_memory``),
+    batched to the global batch, padded to whole batches on several replicas (``padding_for``); the
+    scorer drops the padded rows (``training.callbacks.ValidationMetrics``)."""
     batch = global_batch_for(batch_size, replicas)
-    return eval_dataset(paths, image_size, batch, padding_for(len(paths), batch, replicas))
+    return eval_dataset(paths, image_size, batch, padding_for(len(paths), batch, replicas),
+                        in_memory=keep_in_memory(len(paths), image_size))

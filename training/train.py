@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seefood import decoded_cache
 from seefood.atomic import fresh_folder
 from seefood.errors import InputError, write_failure
 from seefood.ownership import check_apart, check_output_folder
@@ -107,12 +108,18 @@ class Prepared:
     audit: dict
     splits: dict[str, list[dict]]
     plan: object
+    decode_counts: tuple = (0, 0, 0.0)  # decoded_cache.COUNTS before the audit
+    checked: dict | None = None  # what the audit decoded (decoded_cache.summary)
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
     """Audit the folder (printed), split it by content hash, define the task, plan the balance."""
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-    inv = discover(cfg.data_dir, split_seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side)
+    before, started = decoded_cache.COUNTS.snapshot(), time.perf_counter()
+    inv = discover(cfg.data_dir, split_seed, cfg.val_fraction, cfg.test_fraction, cfg.min_image_side,
+                   image_size=cfg.image_size)
+    checked = decoded_cache.summary(before, decoded_cache.COUNTS.snapshot(), time.perf_counter() - started)
+    _log(decoded_cache.format_summary(checked))
     train_counts_folder = {c: 0 for c in inv.folder_classes}
     for ex in inv.examples:
         if ex.split == "train":
@@ -127,7 +134,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     _log(format_plan(plan, task.classes))
     if cfg.balance == "none" and audit["imbalance_ratio"] >= 3:
         _log("  ! no rebalancing on imbalanced data: expect low recall on the minority class at threshold 0.5")
-    return Prepared(inv, task, audit, _split_lists(inv, task), plan)
+    return Prepared(inv, task, audit, _split_lists(inv, task), plan, before, checked)
 
 
 def train(cfg: TrainConfig, progress=None) -> Path:
@@ -152,6 +159,7 @@ def train(cfg: TrainConfig, progress=None) -> Path:
             finish(cfg, out, prepared, model, history, kept, trained, pooled)
         except OSError as error:
             raise TrainingFailed(f"{write_failure(error, out)}. Nothing of this run was kept in {out}") from error
+    decoded_cache.keep_within_limit()
     return out
 
 
@@ -312,6 +320,8 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         "epochs_run": len(history.get("loss", [])),
         "kept_weights": kept,
         "train_seconds": round(train_seconds, 1),
+        "decoding": {"audit": prepared.checked,  # the audit's pass: where photos are decoded into the cache
+                     "run": decoded_cache.summary(prepared.decode_counts, decoded_cache.COUNTS.snapshot())},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
     }
