@@ -247,6 +247,44 @@ def run_stats_command(argv: list[str], stats_json: Path, timeout: float) -> dict
     return json.loads(stats_json.read_text(encoding="utf-8"))
 
 
+def small_photo_folder(dst: Path, count: int, minority_share: float = 0.2, side: tuple[int, int] = (96, 72)) -> tuple[Path, float]:
+    """``count`` small JPEGs in two class folders (``minority_share`` of them in ``minority``), each
+    a different random picture (the audit would merge identical files). Made once and kept (a
+    marker names the recipe); (folder, seconds spent making it now, 0 when reused)."""
+    from PIL import Image
+
+    marker = dst / f".made-{count}-{minority_share}-{side[0]}x{side[1]}"
+    if marker.is_file():
+        return dst, 0.0
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    w, h = side
+    for name in ("minority", "majority"):
+        (dst / name).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        minority = i < int(count * minority_share)
+        base = (200, 60, 40) if minority else (40, 90, 200)
+        pixels = np.clip(rng.normal(base, 40, (h // 8, w // 8, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels).resize((w, h), Image.Resampling.BILINEAR)
+        image.save(dst / ("minority" if minority else "majority") / f"{i:05d}.jpg", quality=85)
+    marker.write_text("small generated photos made by bench/measure.py\n")
+    return dst, time.perf_counter() - start
+
+
+def peak_rss_run(argv: list[str], timeout: float) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run ``argv`` to the end; (its peak RSS in MiB, wall seconds, the finished process). A small
+    Python parent (itself started through ``fresh_process``) runs it and reads RUSAGE_CHILDREN, so
+    the figure is the command's own peak, not this TensorFlow-holding process's."""
+    code = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    start = time.perf_counter()
+    proc = subprocess.run(fresh_process([sys.executable, "-c", code, *argv]), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    seconds = time.perf_counter() - start
+    kib = int(proc.stderr.strip().splitlines()[-1])  # Linux: ru_maxrss in KiB
+    return kib / 1024, seconds, proc
+
+
 def seefood_argv(*args: str) -> list[str]:
     """``seefood ...`` through this interpreter (works without the console script on PATH)."""
     return [sys.executable, "-m", "seefood.cli", *args]

@@ -193,6 +193,42 @@ def second_train_row(section: str, folder: Path, work: Path) -> Row:
                f"whole runs (1 epoch, start-up and evaluation included): {first['seconds']:.0f} s, then {second['seconds']:.0f} s")
 
 
+LARGE_FILE = ROOT / "bench" / "large.json"  # BENCH_LARGE=1: training on 50,000 photos (long: kept here)
+LARGE_PHOTOS = int(os.environ.get("BENCH_LARGE_PHOTOS", "50000"))
+LARGE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-large-photos"
+
+
+def large_row() -> Row:
+    """Issue "Speed": a 50,000-photo folder is audited, split and trained (1 epoch) without holding
+    every decoded photo in memory; the training process's peak RSS."""
+    section = "Large folders"
+    what = f"seefood train on {LARGE_PHOTOS:,} generated photos (96x72 JPEGs, 1:4), 1 epoch, 128 px: peak RSS"
+    target = "< 3 GB"
+    if os.environ.get("BENCH_LARGE") == "1":
+        folder, made = measure.small_photo_folder(LARGE_DIR / str(LARGE_PHOTOS), LARGE_PHOTOS)
+        _log(f"large folder: {LARGE_PHOTOS} photos in {folder}" + (f" (made in {made:.0f} s)" if made else ""))
+        with tempfile.TemporaryDirectory(prefix="seefood-bench-large-") as scratch, measure.empty_cache():
+            out = Path(scratch) / "run"
+            mib, seconds, proc = measure.peak_rss_run(
+                measure.seefood_argv("train", str(folder), "--out", str(out), "--epochs", "1"), timeout=3600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"large-folder training failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        record = {"photos": LARGE_PHOTOS, "peak_rss_mib": round(mib, 1), "seconds": round(seconds, 1),
+                  "decoding": run["decoding"], "train_seconds": run.get("train_seconds"),
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
+        LARGE_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if not LARGE_FILE.is_file():
+        return Row(section, what, "not measured in this run (set BENCH_LARGE=1; about 10 minutes)", "", target,
+                   "not measured", "BENCH_LARGE=1 python -m bench.run")
+    r = json.loads(LARGE_FILE.read_text(encoding="utf-8"))
+    audit = r["decoding"]["audit"]
+    return Row(section, what, f"{r['peak_rss_mib']:.0f} MiB peak RSS", f"whole run {r['seconds']:.0f} s "
+               f"(audit {audit['wall_seconds']:.0f} s decoding {audit['decoded']} photos, training {r['train_seconds']:.0f} s)",
+               target, verdict(r["peak_rss_mib"] < 3 * 1000**3 / 2**20), "seefood train FOLDER --epochs 1",
+               f"measured {r['date']} with BENCH_LARGE=1, load {r['load_average']}")
+
+
 def loop_row() -> Row:
     """Issue "loop": from pressing Retrain to the new version classifying a frame, on food5 at 1:8
     (about 1,900 photos) with 10 photos added, on this machine; each stage's share."""
@@ -496,6 +532,7 @@ def main() -> int:
     rows += app_rows(run, bundle, folder, work)
     rows += phone_rows(bundle, work)
     rows.append(loop_row())
+    rows.append(large_row())
     info["load average at end (1/5/15 min)"] = load_average()
     info["bench wall time"] = f"{time.perf_counter() - started:.0f} s"
     notes = [

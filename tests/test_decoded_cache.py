@@ -203,11 +203,14 @@ def test_a_large_split_streams_from_the_disk_cache_instead_of_memory(tmp_path, c
     monkeypatch.delenv(decoded_cache.ENV_SWITCH)
     monkeypatch.setattr(pipeline, "MEMORY_BUDGET", 0)
     photos = [str(p) for p in _photos(tmp_path / "data", 6)]
-    ds, _ = pipeline.training_dataset(photos, [0, 1] * 3, SIZE, 1, True, _plan(), 3, seed=0)
-    expected = {decoded_cache.sha_of(p): images.load_fitted(p, SIZE) for p in photos}
-    seen = [x for batch, *_ in ds.take(6) for x in batch.numpy()]  # three passes over the six photos
-    assert len(seen) == 18
-    assert all(any(np.array_equal(x, e) for e in expected.values()) for x in seen)
+    targets = [0, 1] * 3
+    ds, _ = pipeline.training_dataset(photos, targets, SIZE, 1, True, _plan(), 3, seed=0)
+    expected = [images.load_fitted(p, SIZE) for p in photos]
+    seen = [(x, float(t[0])) for batch, target in ds.take(6) for x, t in zip(batch.numpy(), target.numpy())]
+    which = [next(i for i, e in enumerate(expected) if np.array_equal(x, e)) for x, _ in seen]
+    assert all(t == targets[i] for i, (_, t) in zip(which, seen))  # each photo with its own target
+    passes = [which[k:k + 6] for k in (0, 6, 12)]  # three passes over the six photos, each a new order
+    assert all(sorted(p) == list(range(6)) for p in passes) and len({tuple(p) for p in passes}) > 1
 
 
 def _plan():

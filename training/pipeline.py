@@ -111,16 +111,39 @@ def predict_scores(model, paths: list[str], image_size: int, batch_size: int, bi
     return scores.reshape(-1) if binary else scores
 
 
-def labelled_dataset(paths, targets, image_size, num_outputs, binary, weights=None, in_memory=True):
-    """(image, target[, weight]) pairs."""
-    images = image_dataset(list(paths), image_size, in_memory)
+def _label_op(num_outputs: int, binary: bool, weights):
     encode = _target_op(num_outputs, binary)
+    if weights is None:
+        return lambda x, t: (x, encode(t))
+    table = tf.constant(weights, dtype=tf.float32)
+    return lambda x, t: (x, encode(t), tf.gather(table, t))
+
+
+def labelled_dataset(paths, targets, image_size, num_outputs, binary, weights=None, in_memory=True):
+    """(image, target[, weight]) pairs, in order."""
+    images = image_dataset(list(paths), image_size, in_memory)
     target_ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(targets), dtype=tf.int32))
     ds = tf.data.Dataset.zip((images, target_ds))
-    if weights is None:
-        return ds.map(lambda x, t: (x, encode(t)), num_parallel_calls=AUTOTUNE)
-    table = tf.constant(weights, dtype=tf.float32)
-    return ds.map(lambda x, t: (x, encode(t), tf.gather(table, t)), num_parallel_calls=AUTOTUNE)
+    return ds.map(_label_op(num_outputs, binary, weights), num_parallel_calls=AUTOTUNE)
+
+
+def shuffled_stream(paths, targets, image_size, num_outputs, binary, weights, in_memory: bool, buffer: int,
+                    seed: int) -> tf.data.Dataset:
+    """(image, target[, weight]) repeated forever, in a new order every pass.
+
+    In memory: decoded once, held (tf.data ``cache``) and shuffled in a buffer of ``buffer`` decoded
+    photos. Streaming (``keep_in_memory`` said no): the file names are shuffled, the whole split at
+    a few bytes each, and each photo is read back from the decoded-photo cache as it comes, so the
+    process holds batches, never the split (a buffer of decoded photos would hold most of it)."""
+    if in_memory:
+        ds = labelled_dataset(paths, targets, image_size, num_outputs, binary, weights, True)
+        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    pairs = tf.data.Dataset.from_tensor_slices((tf.constant(list(paths), dtype=tf.string),
+                                                tf.constant(list(targets), dtype=tf.int32)))
+    pairs = pairs.shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True).repeat()
+    decode = _decode_op(image_size)
+    images = pairs.map(lambda p, t: (decode(p), t), num_parallel_calls=AUTOTUNE)
+    return images.map(_label_op(num_outputs, binary, weights), num_parallel_calls=AUTOTUNE)
 
 
 def training_dataset(
@@ -136,7 +159,7 @@ def training_dataset(
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream and its steps per epoch (one epoch = as many images as the split).
 
-    With oversampling, each class is its own cached, repeated, shuffled stream and
+    With oversampling, each class is its own repeated, shuffled stream (``shuffled_stream``) and
     ``sample_from_datasets`` draws from them at ``plan.sampling_mix``. Class weights travel as
     per-example sample weights (the same under any tf.distribute strategy).
     """
@@ -145,16 +168,15 @@ def training_dataset(
     steps = max(1, int(np.ceil(n / batch_size)))
     in_memory = keep_in_memory(n, image_size)
     if not plan.oversample:
-        ds = labelled_dataset(paths, targets, image_size, num_outputs, binary, weights, in_memory)
-        ds = ds.shuffle(min(n, 4096), seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = shuffled_stream(paths, targets, image_size, num_outputs, binary, weights, in_memory, min(n, 4096), seed)
     else:
         per_class = []
         targets_arr = np.asarray(targets)
         for cls in range(len(plan.sampling_mix)):
             idx = np.flatnonzero(targets_arr == cls)
             class_paths = [paths[i] for i in idx]
-            ds_c = labelled_dataset(class_paths, [cls] * len(idx), image_size, num_outputs, binary, weights, in_memory)
-            per_class.append(ds_c.shuffle(max(1, len(idx)), seed=seed + cls, reshuffle_each_iteration=True).repeat())
+            per_class.append(shuffled_stream(class_paths, [cls] * len(idx), image_size, num_outputs, binary, weights,
+                                             in_memory, max(1, len(idx)), seed + cls))
         ds = tf.data.Dataset.sample_from_datasets(per_class, weights=list(plan.sampling_mix), seed=seed)
     ds = ds.batch(batch_size)
     if mixup > 0:
