@@ -8,8 +8,8 @@ retrain after adding 10 photos decodes those 10.
 
 Layout: ``ROOT/<key>/<sha[:2]>/<sha256 of the file>.rgb``, raw uint8 pixels (``image_size`` x
 ``image_size`` x 3, nothing else). ``key`` names everything the pixels depend on: the input size, the
-crop policy, the decoder's DCT margin and Pillow's version; changing any of them starts a new key,
-never mixes old pixels in. ROOT is ``$SEEFOOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/seefood/decoded``,
+crop policy, the decoder's DCT margin, Pillow's version and a digest of the code that decodes, crops
+and resizes; changing any of them starts a new key, never mixes old pixels in (old keys age out). ROOT is ``$SEEFOOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/seefood/decoded``,
 else ``~/.cache/seefood/decoded``.
 
 Safety: an entry is written to a temporary file beside it and renamed into place, so a reader sees a
@@ -29,6 +29,8 @@ child processes) turns it off. ``seefood cache info|clear`` shows and empties it
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import re
 import sys
@@ -77,6 +79,22 @@ def limit_bytes() -> int:
         return DEFAULT_LIMIT_MB * 2**20
 
 
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A digest of the two modules that turn a file into pixels: any change to decoding, cropping or
+    resizing (even one that forgets to rename the policy) starts a new key instead of serving pixels
+    the new code would not produce, which would be train/serve skew."""
+    from seefood import images, preprocessing
+
+    digest = hashlib.sha256()
+    for module in (images, preprocessing):
+        try:
+            digest.update(Path(module.__file__).read_bytes())
+        except (OSError, TypeError):  # a frozen app without sources: its code cannot change anyway
+            digest.update(module.__name__.encode())
+    return digest.hexdigest()[:10]
+
+
 def key_for(image_size: int) -> str:
     """Everything the cached pixels depend on besides the file's bytes."""
     import PIL
@@ -85,7 +103,7 @@ def key_for(image_size: int) -> str:
     from seefood.preprocessing import CROP_POLICY
 
     policy = re.sub(r"[^a-z0-9]+", "-", CROP_POLICY.lower()).strip("-")
-    return f"{FORMAT}-{image_size}px-{policy}-dct{DRAFT_MARGIN}-pillow{PIL.__version__}"
+    return f"{FORMAT}-{image_size}px-{policy}-dct{DRAFT_MARGIN}-pillow{PIL.__version__}-code{_code_digest()}"
 
 
 @dataclass
