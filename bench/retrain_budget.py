@@ -72,10 +72,10 @@ def run_one(base: Path, task: Path, seed: int, epochs: int, factor: float, runs:
 
 
 def table(rows: list[dict], bases: dict) -> str:
-    lines = ["| budget | runs | minority F1 mean (min-max) | change from old run | PR-AUC mean | change | wall s |",
-             "|---|---|---|---|---|---|---|"]
-    for epochs, factor in BUDGETS:
-        mine = [r for r in rows if r["epochs_arg"] == epochs and r["lr_factor"] == factor]
+    lines = ["| task family | budget | runs | minority F1 mean (min-max) | change from old run | PR-AUC mean | change | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for family, epochs, factor in ((f, e, x) for f in ("binary", "longtail", "tiny") for e, x in BUDGETS):
+        mine = [r for r in rows if r["epochs_arg"] == epochs and r["lr_factor"] == factor and r["family"] == family]
         if not mine:
             continue
         f1 = [r["minority_f1"] for r in mine]
@@ -83,7 +83,7 @@ def table(rows: list[dict], bases: dict) -> str:
         auc = [r["pr_auc"] for r in mine]
         d_auc = [r["pr_auc"] - bases[(r["set"], r["family"], r["seed"])]["pr_auc"] for r in mine]
         name = f"{'auto' if epochs == 0 else epochs} epochs, lr x{factor:g}"
-        lines.append(f"| {name} | {len(mine)} | {statistics.mean(f1):.3f} ({min(f1):.3f}-{max(f1):.3f}) | "
+        lines.append(f"| {family} | {name} | {len(mine)} | {statistics.mean(f1):.3f} ({min(f1):.3f}-{max(f1):.3f}) | "
                      f"{statistics.mean(d_f1):+.3f} ({min(d_f1):+.3f}..{max(d_f1):+.3f}) | {statistics.mean(auc):.3f} | "
                      f"{statistics.mean(d_auc):+.3f} ({min(d_auc):+.3f}..{max(d_auc):+.3f}) | "
                      f"{statistics.mean(r['wall_seconds'] for r in mine):.0f} |")

@@ -28,7 +28,7 @@ import numpy as np
 from training.models import build_model
 
 DEFAULT_CONFIGS = ("small_cnn:128:64", "mobilenet_v3_small:224:64")
-POLICIES = ("float32", "mixed_float16")
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)

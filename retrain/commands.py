@@ -42,7 +42,11 @@ def register(subparsers) -> None:
     p.add_argument("bundle_dir", type=Path, metavar="BUNDLE")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="the training folder (default: the one the bundle's run was trained on)")
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs of the new run (default: the old run's --epochs)")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="epochs of the new run (default: a third of the epochs the first run ran; a run that was itself "
+                   "continued passes its own on)")
+    p.add_argument("--learning-rate", type=float, metavar="LR",
+                   help="peak learning rate of the new run (default: the run's own)")
     p.add_argument("--accept-worse", action="store_true",
                    help="install the new version even when it is worse on the held-back photos (the reason is printed)")
     p.add_argument("--no-switch", action="store_true",
@@ -91,8 +95,8 @@ def run_retrain(args) -> int:
     try:
         with quiet, _cancellable():
             opts = RetrainOptions(bundle=args.bundle_dir, data_dir=args.data_dir, epochs=args.epochs,
-                                  accept_worse=args.accept_worse, switch=not args.no_switch, max_drop=args.max_drop,
-                                  runs_dir=args.runs_dir)
+                                  learning_rate=args.learning_rate, accept_worse=args.accept_worse,
+                                  switch=not args.no_switch, max_drop=args.max_drop, runs_dir=args.runs_dir)
             result = retrain(opts, progress=emit)
     except Cancelled as signal_name:
         reason = (f"cancelled ({signal_name}): nothing was installed; {args.bundle_dir} and its current version are "

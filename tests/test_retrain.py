@@ -553,3 +553,20 @@ def test_export_force_onto_a_versioned_bundle_adds_a_version(world, tmp_path, ca
     assert "as its version 002, now current" in capsys.readouterr().out
     assert sorted(os.listdir(bundle / "versions")) == ["001", "002", "current"]
     assert snapshot(bundle / "versions" / "001") == snapshot(world.pristine)
+
+
+def test_a_retrain_continues_on_a_shorter_budget_that_does_not_shrink_again():
+    from types import SimpleNamespace
+
+    from retrain.pipeline import CONTINUE_EPOCH_SHARE, continuation_budget
+    from training.config import TrainConfig, auto_epochs
+
+    fresh = TrainConfig(data_dir="photos", out="runs/a", learning_rate=3e-3)
+    ran_30 = SimpleNamespace(raw={"epochs_run": 30}, splits={"train": []})
+    assert continuation_budget(fresh, ran_30) == (-(-30 // CONTINUE_EPOCH_SHARE), 3e-3)
+    assert continuation_budget(fresh, ran_30)[0] < 30
+    assert continuation_budget(fresh, SimpleNamespace(raw={"epochs_run": 1}, splits={"train": []}))[0] == 1  # never 0
+    no_record = SimpleNamespace(raw={}, splits={"train": [{}] * 1000})  # automatic budget, epochs_run not recorded
+    assert continuation_budget(fresh, no_record)[0] == -(-auto_epochs(1000) // CONTINUE_EPOCH_SHARE)
+    continued = TrainConfig(data_dir="photos", out="runs/a-v002", epochs=10, learning_rate=3e-4, init_from="runs/a")
+    assert continuation_budget(continued, SimpleNamespace(raw={"epochs_run": 10}, splits={})) == (10, 3e-4)
