@@ -158,18 +158,20 @@ def _timed_lines(argv: list[str]) -> tuple[list[tuple[float, dict]], float, int]
 
 
 def stage_shares(events: list[tuple[float, dict]], total: float) -> dict[str, float]:
-    """Seconds per stage from the times its progress lines arrived. A train line comes when an epoch
-    ends (epoch 0: training starts), so: start-up (Python, TensorFlow, the audit and split) until
-    the first line; the first epoch (which decodes every photo into the cache); the later epochs;
-    after the last epoch, the evaluation and threshold; then export (with verification), verify,
-    compare, install, and exit after the final line."""
+    """Seconds per stage from the times its progress lines arrived; each line starts a stage. Python
+    start-up until the first line; then TensorFlow's import and the audit (every photo hashed, the
+    new ones decoded into the cache) until the "audit" line; the first epoch (model built, graph
+    traced); the later epochs; after the last epoch, the evaluation and threshold; then export (with
+    verification), verify, compare, install, and exit after the final line."""
     marks: list[tuple[str, float]] = []
     for i, (at, event) in enumerate(events):
         name = {"done": "exit"}.get(event.get("stage"), event.get("stage"))
         if name == "train":
             last = i + 1 == len(events) or events[i + 1][1].get("stage") != "train"  # early stopping ends before "of"
             name = ("evaluate + threshold" if last else
-                    "first epoch (decodes every photo)" if event.get("epoch", 0) == 0 else "later epochs")
+                    "first epoch (model built, graph traced)" if "audit" in event else
+                    "TensorFlow import + audit (hash all, decode new)" if event.get("epoch", 0) == 0 else
+                    "later epochs")
         if not marks or marks[-1][0] != name:
             marks.append((name, at))
     shares: dict[str, float] = {"start-up": marks[0][1] if marks else total}

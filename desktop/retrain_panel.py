@@ -99,7 +99,10 @@ class RetrainPanel(QGroupBox):
         self.progress.setValue(int(1000 * overall_fraction(event)))
         stage = event.get("stage", "")
         text = STAGE_WORDS.get(stage, stage)
-        if stage == "train" and event.get("of"):
+        if stage == "train" and isinstance(event.get("audit"), dict):
+            audit = event["audit"]
+            text += f": photos checked ({audit.get('decoded', 0)} decoded, {audit.get('from_cache', 0)} already decoded)"
+        elif stage == "train" and event.get("of"):
             text += f": epoch {event.get('epoch', 0)} of {event['of']}"
             if event.get("eta_s") is not None:
                 text += f", about {int(event['eta_s'])} s left"

@@ -142,15 +142,17 @@ def test_quality_table_shows_chosen_labels_under_their_names_and_pools_them():
     assert "| binary | plain | 2 | 0.250 |" in text  # the plain recipe of two labels pooled over both sets
 
 
-def test_loop_stage_shares_split_start_up_first_epoch_and_later_stages():
+def test_loop_stage_shares_split_start_up_audit_first_epoch_and_later_stages():
     from bench.run import stage_shares
 
-    events = [(4.0, {"stage": "train", "epoch": 0, "of": 3}), (10.0, {"stage": "train", "epoch": 1, "of": 3}),
+    events = [(1.0, {"stage": "train", "epoch": 0, "of": 3}), (4.0, {"stage": "train", "epoch": 0, "audit": {}}),
+              (10.0, {"stage": "train", "epoch": 1, "of": 3}),
               (12.0, {"stage": "train", "epoch": 2, "of": 3}), (14.0, {"stage": "train", "epoch": 3, "of": 3}),
               (14.5, {"stage": "export"}), (20.0, {"stage": "verify"}), (20.5, {"stage": "compare"}),
               (22.0, {"stage": "install"}), (22.5, {"stage": "done"})]
     shares = stage_shares(events, 23.0)
-    assert shares["start-up"] == 4.0 and shares["first epoch (decodes every photo)"] == 6.0
+    assert shares["start-up"] == 1.0 and shares["TensorFlow import + audit (hash all, decode new)"] == 3.0
+    assert shares["first epoch (model built, graph traced)"] == 6.0
     assert shares["later epochs"] == 4.0 and shares["evaluate + threshold"] == 0.5
     assert shares["export"] == 5.5 and shares["install"] == 0.5 and shares["exit"] == 0.5
     assert sum(shares.values()) == 23.0

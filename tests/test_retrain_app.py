@@ -90,3 +90,12 @@ def test_the_command_runs_this_python_from_source(tmp_path):
     assert command[3:] == ["retrain", str(tmp_path / "bundle"), "--json-progress", "--no-switch", "--data-dir",
                            str(tmp_path / "photos"), "--epochs", "3"]
     assert json.dumps(command)  # plain strings, for QProcess
+
+
+def test_the_audit_line_says_how_many_photos_were_decoded(qtbot):
+    panel = RetrainPanel()
+    qtbot.addWidget(panel)
+    panel.show_progress({"stage": "train", "epoch": 0, "audit": {"decoded": 10, "from_cache": 2313}})
+    assert "10 decoded, 2313 already decoded" in panel.status.text()
+    panel.show_progress({"stage": "train", "epoch": 3, "of": 10, "eta_s": 41})
+    assert "epoch 3 of 10, about 41 s left" in panel.status.text()

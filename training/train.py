@@ -4,6 +4,7 @@ it will write, then ``prepare`` (audit, split, plan), ``fit`` and ``finish`` (th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -21,6 +22,7 @@ from seefood.errors import InputError, write_failure
 from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
 from training.balance import format_plan, plan_balance
+from training.cluster import reduce_nests, scratch_out, worker_role
 from training.config import TrainConfig, auto_epochs
 from training.dataset import discover
 from training.run_io import (
@@ -58,6 +60,9 @@ def setup_devices() -> None:
             pass  # already initialised: keep what is there
 
 
+_MULTI_WORKER = None  # make_strategy's MultiWorkerMirroredStrategy, once created
+
+
 def make_strategy(mode: str):
     """tf.distribute picked by the environment, not a second code path (nanoGPT's habit):
     TF_CONFIG -> MultiWorkerMirroredStrategy; several GPUs -> MirroredStrategy; several
@@ -67,7 +72,10 @@ def make_strategy(mode: str):
     if mode == "none":
         return tf.distribute.get_strategy()
     if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        global _MULTI_WORKER
+        if _MULTI_WORKER is None:  # TensorFlow sets up a process's collectives once: one strategy, reused
+            _MULTI_WORKER = reduce_nests(tf.distribute.MultiWorkerMirroredStrategy())
+        return _MULTI_WORKER
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
@@ -140,14 +148,32 @@ def prepare(cfg: TrainConfig) -> Prepared:
 def train(cfg: TrainConfig, progress=None) -> Path:
     """Train a run into ``cfg.out``; returns it. Nothing is written before the audit passes, an
     earlier run (``--force``) is deleted only once the new one is finished, and a run that fails
-    leaves no half-written folder behind. ``progress``: called with one dict per finished epoch
-    (``training.callbacks.EpochProgress``: epoch, of, metrics, eta_s), e.g. by ``seefood retrain
-    --json-progress``."""
+    leaves no half-written folder behind. ``progress``: called once the audit is done (epoch 0,
+    ``audit``: what it decoded), then with one dict per finished epoch (``training.callbacks.EpochProgress``:
+    epoch, of, metrics, eta_s), e.g. by ``seefood retrain --json-progress``. Under a TF_CONFIG
+    cluster (``worker_role``) only the chief writes ``cfg.out``; every other worker trains the same
+    run into a scratch folder that is deleted."""
+    role = worker_role(cfg.distribute)
+    if role is None or role.chief:
+        if role is not None:
+            _log(f"Multi-worker: {role.name}, the chief: this worker writes the run to {cfg.out}")
+        return _train(cfg, progress)
+    check_apart(Path(cfg.out), Path(cfg.data_dir), "the data folder")  # what the chief refuses, refused here too
+    with scratch_out(role) as scratch:
+        _log(f"Multi-worker: {role.name}, not the chief: the chief writes the run to {cfg.out}; this worker "
+             f"writes to the scratch folder {scratch.parent}, deleted at the end")
+        _train(dataclasses.replace(cfg, out=str(scratch), force=False), progress)
+    return Path(cfg.out)
+
+
+def _train(cfg: TrainConfig, progress=None) -> Path:
     started = time.time()
     out = Path(cfg.out)
     replacing = check_outputs(cfg)
     setup_devices()
     prepared = prepare(cfg)
+    if progress is not None:  # the audit is done: every photo hashed, new ones decoded into the cache
+        progress({"epoch": 0, "audit": prepared.checked})
     with fresh_folder(out, replace=replacing):
         try:
             write_json_atomic(out / "config.json", cfg.to_dict())
@@ -241,6 +267,10 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         _log(f"Kept the weights of epoch {kept['epoch']} (best {monitor}); {stopped}")
     else:
         kept = {"rule": "final", "epoch": ran}
+    role = worker_role(cfg.distribute)
+    if role is not None:  # one line each worker prints alike: they trained the same model
+        _log(f"Multi-worker: {role.name} final loss {history['loss'][-1]!r}, "
+             f"val_loss {history.get('val_loss', [float('nan')])[-1]!r}")
     return model, history, kept
 
 
