@@ -324,6 +324,21 @@ def step_rows(section: str, results: list[dict], command: str, note: str = "") -
     return rows
 
 
+CPU_RECORD = ROOT / "bench" / "cpu_train_step.json"  # float32 vs mixed_bfloat16 on this CPU (AVX512-BF16)
+
+
+def cpu_precision_rows() -> list[Row]:
+    """The recorded CPU precision comparison behind ``--mixed-precision auto`` staying float32 on a CPU."""
+    section = "Mixed precision on this CPU (model step alone, TensorFlow)"
+    if not CPU_RECORD.is_file():
+        return []
+    record = json.loads(CPU_RECORD.read_text(encoding="utf-8"))
+    rows: list[Row] = []
+    for run in record["runs"]:
+        rows += step_rows(section, run["results"], run["command"], f"recorded {record['date']}, {CPU_RECORD.name}")
+    return rows
+
+
 def gpu_rows() -> tuple[list[Row], list[str]]:
     """This machine's GPU through TensorFlow when it has one; the lent-machine record either way."""
     section = "Training on a GPU (model step alone: random pixels in memory, no decoding)"
@@ -526,6 +541,7 @@ def main() -> int:
     rows: list[Row] = []
     rows += pipeline_rows(folder, described)
     rows += training_rows(folder)
+    rows += cpu_precision_rows()
     gpu, gpu_notes = gpu_rows()
     rows += gpu
     run, run_note = ensure_run(folder, work)
