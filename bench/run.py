@@ -195,9 +195,38 @@ def second_train_row(section: str, folder: Path, work: Path) -> Row:
                f"whole runs (1 epoch, start-up and evaluation included): {first['seconds']:.0f} s, then {second['seconds']:.0f} s")
 
 
+def kept_record(switch: str, path: Path, measure_now) -> dict | None:
+    """A long, opt-in measurement: with ``switch``=1 in the environment ``measure_now()`` runs and its
+    record is kept in ``path`` (with the date and load); either way the kept record, or None if it
+    was never measured. make bench renders kept records without spending the time again."""
+    if os.environ.get(switch) == "1":
+        record = dict(measure_now(), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_average=load_average())
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def not_measured(section: str, what: str, target: str, switch: str, minutes: int) -> Row:
+    return Row(section, what, f"not measured in this run (set {switch}=1; about {minutes} minutes)", "", target,
+               "not measured", f"{switch}=1 python -m bench.run")
+
+
 LARGE_FILE = ROOT / "bench" / "large.json"  # BENCH_LARGE=1: training on 50,000 photos (long: kept here)
 LARGE_PHOTOS = int(os.environ.get("BENCH_LARGE_PHOTOS", "50000"))
 LARGE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-large-photos"
+
+
+def measure_large() -> dict:
+    folder, made = measure.small_photo_folder(LARGE_DIR / str(LARGE_PHOTOS), LARGE_PHOTOS)
+    _log(f"large folder: {LARGE_PHOTOS} photos in {folder}" + (f" (made in {made:.0f} s)" if made else ""))
+    with tempfile.TemporaryDirectory(prefix="seefood-bench-large-") as scratch, measure.empty_cache():
+        out = Path(scratch) / "run"
+        mib, seconds, proc = measure.peak_rss_run(
+            measure.seefood_argv("train", str(folder), "--out", str(out), "--epochs", "1"), timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"large-folder training failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    return {"photos": LARGE_PHOTOS, "peak_rss_mib": round(mib, 1), "seconds": round(seconds, 1),
+            "decoding": run["decoding"], "train_seconds": run.get("train_seconds")}
 
 
 def large_row() -> Row:
@@ -206,29 +235,49 @@ def large_row() -> Row:
     section = "Large folders"
     what = f"seefood train on {LARGE_PHOTOS:,} generated photos (96x72 JPEGs, 1:4), 1 epoch, 128 px: peak RSS"
     target = "< 3 GB"
-    if os.environ.get("BENCH_LARGE") == "1":
-        folder, made = measure.small_photo_folder(LARGE_DIR / str(LARGE_PHOTOS), LARGE_PHOTOS)
-        _log(f"large folder: {LARGE_PHOTOS} photos in {folder}" + (f" (made in {made:.0f} s)" if made else ""))
-        with tempfile.TemporaryDirectory(prefix="seefood-bench-large-") as scratch, measure.empty_cache():
-            out = Path(scratch) / "run"
-            mib, seconds, proc = measure.peak_rss_run(
-                measure.seefood_argv("train", str(folder), "--out", str(out), "--epochs", "1"), timeout=3600)
-            if proc.returncode != 0:
-                raise RuntimeError(f"large-folder training failed ({proc.returncode}): {proc.stderr[-2000:]}")
-            run = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        record = {"photos": LARGE_PHOTOS, "peak_rss_mib": round(mib, 1), "seconds": round(seconds, 1),
-                  "decoding": run["decoding"], "train_seconds": run.get("train_seconds"),
-                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
-        LARGE_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    if not LARGE_FILE.is_file():
-        return Row(section, what, "not measured in this run (set BENCH_LARGE=1; about 10 minutes)", "", target,
-                   "not measured", "BENCH_LARGE=1 python -m bench.run")
-    r = json.loads(LARGE_FILE.read_text(encoding="utf-8"))
+    r = kept_record("BENCH_LARGE", LARGE_FILE, measure_large)
+    if r is None:
+        return not_measured(section, what, target, "BENCH_LARGE", 10)
     audit = r["decoding"]["audit"]
     return Row(section, what, f"{r['peak_rss_mib']:.0f} MiB peak RSS", f"whole run {r['seconds']:.0f} s "
-               f"(of which the audit, decoding {audit['decoded']} photos into the cache, {audit['wall_seconds']:.0f} s; audit + 1 epoch {r['train_seconds']:.0f} s)",
+               f"(of which the audit, decoding {audit['decoded']} photos into the cache, {audit['wall_seconds']:.0f} s; "
+               f"audit + 1 epoch {r['train_seconds']:.0f} s)",
                target, verdict(r["peak_rss_mib"] < 3 * 1000**3 / 2**20), "seefood train FOLDER --epochs 1",
                f"measured {r['date']} with BENCH_LARGE=1, load {r['load_average']}")
+
+
+def measure_loop() -> dict:
+    import subprocess
+
+    import numpy as np
+
+    from seefood.bundle import Classifier
+
+    work = Path(tempfile.mkdtemp(prefix="seefood-bench-loop-"))
+    data = make_imbalanced(work / "photos")
+    run, bundle = work / "runs" / "ribs", work / "bundle"
+    _log("retrain loop: training and exporting the first version (BENCH_LOOP=1)")
+    subprocess.run(measure.seefood_argv("train", str(data), "--out", str(run), "--positive", "baby_back_ribs"),
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(measure.seefood_argv("export", str(run), "--out", str(bundle)), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    used = {p.name for p in (data / "train" / "baby_back_ribs").iterdir()}
+    spare = [p for p in sorted((FOOD5 / "train" / "baby_back_ribs").glob("*.jpg")) if p.name not in used][:10]
+    for photo in spare:
+        os.symlink(photo.resolve(), data / "train" / "baby_back_ribs" / f"added_{photo.name}")
+    _log("retrain loop: timing seefood retrain")
+    events, seconds, code = _timed_lines(measure.seefood_argv("retrain", str(bundle), "--json-progress"))
+    done = events[-1][1] if events else {}
+    start = time.perf_counter()
+    classifier = Classifier(bundle)
+    classifier.classify(np.zeros((480, 640, 3), np.uint8))
+    first_frame = time.perf_counter() - start
+    shares = stage_shares(events, seconds)
+    shares["load + first frame"] = first_frame
+    photos = sum(1 for _ in (data / "train").rglob("*.jpg")) + sum(1 for _ in (data / "test").rglob("*.jpg"))
+    return {"seconds": seconds + first_frame, "shares": shares, "exit_code": code, "photos": photos,
+            "installed": done.get("installed"), "version": done.get("version"), "reason": done.get("reason"),
+            "epochs": max((e.get("of") or 0) for _, e in events) if events else None}
 
 
 def loop_row() -> Row:
@@ -237,46 +286,11 @@ def loop_row() -> Row:
     section = "Retrain loop (food5 at 1:8, 10 photos added)"
     what = "seefood retrain BUNDLE, then the new version classifying a frame (default options)"
     target = "< 2 min on 2 cores for ~2,000 photos"
-    if os.environ.get("BENCH_LOOP") == "1":
-        if not (FOOD5 / "train").is_dir():
-            return skipped(section, what, f"food5 not found at {FOOD5}", target)
-        import subprocess
-
-        import numpy as np
-
-        from seefood.bundle import Classifier
-
-        work = Path(tempfile.mkdtemp(prefix="seefood-bench-loop-"))
-        data = make_imbalanced(work / "photos")
-        run, bundle = work / "runs" / "ribs", work / "bundle"
-        _log("retrain loop: training and exporting the first version (BENCH_LOOP=1)")
-        subprocess.run(measure.seefood_argv("train", str(data), "--out", str(run), "--positive", "baby_back_ribs"),
-                       check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(measure.seefood_argv("export", str(run), "--out", str(bundle)), check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        used = {p.name for p in (data / "train" / "baby_back_ribs").iterdir()}
-        spare = [p for p in sorted((FOOD5 / "train" / "baby_back_ribs").glob("*.jpg")) if p.name not in used][:10]
-        for photo in spare:
-            os.symlink(photo.resolve(), data / "train" / "baby_back_ribs" / f"added_{photo.name}")
-        _log("retrain loop: timing seefood retrain")
-        events, seconds, code = _timed_lines(measure.seefood_argv("retrain", str(bundle), "--json-progress"))
-        done = events[-1][1] if events else {}
-        start = time.perf_counter()
-        classifier = Classifier(bundle)
-        classifier.classify(np.zeros((480, 640, 3), np.uint8))
-        first_frame = time.perf_counter() - start
-        shares = stage_shares(events, seconds)
-        shares["load + first frame"] = first_frame
-        photos = sum(1 for _ in (data / "train").rglob("*.jpg")) + sum(1 for _ in (data / "test").rglob("*.jpg"))
-        record = {"seconds": seconds + first_frame, "shares": shares, "exit_code": code, "photos": photos,
-                  "installed": done.get("installed"), "version": done.get("version"), "reason": done.get("reason"),
-                  "epochs": max((e.get("of") or 0) for _, e in events) if events else None,
-                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
-        LOOP_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    if not LOOP_FILE.is_file():
-        return Row(section, what, "not measured in this run (set BENCH_LOOP=1; about 10 minutes)", "", target,
-                   "not measured", "BENCH_LOOP=1 python -m bench.run")
-    r = json.loads(LOOP_FILE.read_text(encoding="utf-8"))
+    if os.environ.get("BENCH_LOOP") == "1" and not (FOOD5 / "train").is_dir():
+        return skipped(section, what, f"food5 not found at {FOOD5}", target)
+    r = kept_record("BENCH_LOOP", LOOP_FILE, measure_loop)
+    if r is None:
+        return not_measured(section, what, target, "BENCH_LOOP", 10)
     parts = ", ".join(f"{name} {value:.0f} s ({value / r['seconds']:.0%})" for name, value in r["shares"].items())
     return Row(section, what, f"{r['seconds']:.0f} s ({parts})", "", target, verdict(r["seconds"] < 120),
                "seefood retrain BUNDLE", f"measured {r['date']} with BENCH_LOOP=1, {r['photos']} photos, "

@@ -156,3 +156,22 @@ def test_loop_stage_shares_split_start_up_audit_first_epoch_and_later_stages():
     assert shares["later epochs"] == 4.0 and shares["evaluate + threshold"] == 0.5
     assert shares["export"] == 5.5 and shares["install"] == 0.5 and shares["exit"] == 0.5
     assert sum(shares.values()) == 23.0
+
+
+def test_long_measurements_run_only_when_asked_and_are_kept_for_later_runs(tmp_path, monkeypatch):
+    from bench.run import kept_record, not_measured
+
+    path, calls = tmp_path / "long.json", []
+
+    def measure_now():
+        calls.append(1)
+        return {"seconds": 99.0}
+
+    monkeypatch.delenv("BENCH_SOMETHING", raising=False)
+    assert kept_record("BENCH_SOMETHING", path, measure_now) is None and calls == []
+    assert not_measured("s", "w", "t", "BENCH_SOMETHING", 5).value.startswith("not measured in this run (set BENCH_SOMETHING=1")
+    monkeypatch.setenv("BENCH_SOMETHING", "1")
+    first = kept_record("BENCH_SOMETHING", path, measure_now)
+    assert calls == [1] and first["seconds"] == 99.0 and "date" in first and "load_average" in first
+    monkeypatch.delenv("BENCH_SOMETHING")
+    assert kept_record("BENCH_SOMETHING", path, measure_now) == first and calls == [1]  # rendered, not measured again
