@@ -19,6 +19,12 @@ rename wins; a process killed midway leaves only a ``.tmp-*`` file, which lookup
 never makes a run fail: when it cannot be written (disk full, read-only) the photo is decoded as
 without it and one warning says so.
 
+Hashing: ``hashes.sqlite`` beside the entries remembers each photo's content hash against its size,
+modification time, inode and change time (git's index does the same), so a second audit of an
+unchanged folder reads no photo's bytes: for 300 phone photos that is 1.26 GB not read again.
+SQLite's own locking and journal make it safe to share and to kill; an index that cannot be read or
+written means hashing every photo, as without it.
+
 Size: ``prune`` (after each training and prediction) deletes the least recently used entries beyond
 ``$SEEFOOD_CACHE_LIMIT_MB`` (default 4096 MiB: about 85,000 photos at 128 px). Memory: nothing is
 held here; reads go through the operating system's page cache (see ``training.pipeline`` for what
@@ -169,6 +175,73 @@ def sha_of(path: Path | str) -> str:
     return sha
 
 
+# ---------------------------------------------------------------- the hash index
+
+INDEX_NAME = "hashes.sqlite"
+
+
+def _file_state(path: Path | str) -> tuple[str, str] | None:
+    """(real path, size:mtime_ns:inode:ctime_ns), or None when the file cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+
+
+def _index():
+    import sqlite3
+
+    base = root()
+    base.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(base / INDEX_NAME, timeout=30)
+    con.execute("CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, state TEXT NOT NULL, sha TEXT NOT NULL)")
+    return con
+
+
+def known_hashes(paths: list[Path]) -> dict[Path, str]:
+    """The content hashes recorded for those of ``paths`` whose size, modification time, inode and
+    change time are what they were when hashed (git's index does the same): a second audit of a folder
+    reads no photo's bytes again. Empty with the cache off or when the index cannot be read."""
+    if not enabled() or not paths:
+        return {}
+    import sqlite3
+
+    try:
+        con = _index()
+        try:
+            recorded = {p: (state, sha) for p, state, sha in con.execute("SELECT path, state, sha FROM hashes")}
+        finally:
+            con.close()
+    except (sqlite3.Error, OSError) as error:
+        _warn_once("index", f"cannot read the hash index in {root()} ({error}); every photo is hashed")
+        return {}
+    found = {}
+    for path in paths:
+        state = _file_state(path)
+        if state is not None and recorded.get(state[0], ("", ""))[0] == state[1]:
+            found[path] = recorded[state[0]][1]
+    return found
+
+
+def record_hashes(hashed: dict[Path, str]) -> None:
+    """Remember these files' content hashes against their current state (one transaction)."""
+    if not enabled() or not hashed:
+        return
+    import sqlite3
+
+    rows = [(state[0], state[1], sha) for path, sha in hashed.items() if (state := _file_state(path)) is not None]
+    try:
+        con = _index()
+        try:
+            with con:
+                con.executemany("INSERT OR REPLACE INTO hashes (path, state, sha) VALUES (?, ?, ?)", rows)
+        finally:
+            con.close()
+    except (sqlite3.Error, OSError) as error:
+        _warn_once("index", f"cannot write the hash index in {root()} ({error}); photos are hashed every run")
+
+
 def entry_path(sha: str, image_size: int, base: Path | None = None) -> Path:
     return (base or root()) / key_for(image_size) / sha[:2] / f"{sha}{SUFFIX}"
 
@@ -267,9 +340,10 @@ def info(base: Path | None = None) -> dict:
         k = keys.setdefault(e.path.parent.parent.name, {"photos": 0, "bytes": 0})
         k["photos"] += 1
         k["bytes"] += e.size
+    index = base / INDEX_NAME
     return {"location": str(base), "enabled": enabled(), "limit_bytes": limit_bytes(),
             "photos": len(entries), "bytes": sum(e.size for e in entries), "keys": keys,
-            "temporary_files": len(temps)}
+            "temporary_files": len(temps), "hash_index_bytes": index.stat().st_size if index.is_file() else 0}
 
 
 def _remove(files: list[Entry]) -> tuple[int, int]:
@@ -328,7 +402,8 @@ def clear(base: Path | None = None) -> tuple[int, int]:
     """Delete every entry and temporary file (nothing else: other files under the folder stay)."""
     base = base or root()
     entries, temps = _walk(base)
-    result = _remove(entries + temps)
+    index = [Entry(f, f.stat().st_size, 0.0) for f in base.glob(INDEX_NAME + "*") if f.is_file()] if base.is_dir() else []
+    result = _remove(entries + temps + index)
     _remove_empty_dirs(base)
     _KNOWN_SHA.clear()
     _TOUCHED.clear()

@@ -264,3 +264,38 @@ def test_progress_redraws_on_a_terminal_and_logs_sparsely_otherwise(monkeypatch)
     p.advance()
     p.close()
     assert quiet.getvalue() == ""  # a short pass in a log adds nothing
+
+
+def test_a_second_audit_hashes_only_files_that_changed(tmp_path, cache_dir, monkeypatch):
+    from training import dataset
+
+    data = write_class_folder(tmp_path / "data", {"hotdog": 5, "not_hotdog": 10})
+    hashed: list[str] = []
+    real = dataset.sha256_of
+    monkeypatch.setattr(dataset, "sha256_of", lambda p: hashed.append(Path(p).name) or real(p))
+    first = dataset.discover(data, image_size=SIZE)
+    assert len(hashed) == 15 and (cache_dir / decoded_cache.INDEX_NAME).is_file()
+    hashed.clear()
+    second = dataset.discover(data, image_size=SIZE)
+    assert hashed == [] and [e.sha256 for e in second.examples] == [e.sha256 for e in first.examples]
+    edited = data / "hotdog" / "hotdog_0_0.jpg"
+    Image.fromarray(np.full((48, 64, 3), 30, np.uint8)).save(edited, format="JPEG")  # same name, new content
+    third = dataset.discover(data, image_size=SIZE)
+    assert hashed == ["hotdog_0_0.jpg"]
+    changed = {e.path: e.sha256 for e in third.examples}[str(edited.resolve())]
+    assert changed == real(edited) != {e.path: e.sha256 for e in first.examples}[str(edited.resolve())]
+    assert decoded_cache.info()["hash_index_bytes"] > 0
+    decoded_cache.clear()
+    assert not (cache_dir / decoded_cache.INDEX_NAME).exists()
+
+
+def test_an_unreadable_hash_index_means_hashing_everything_not_failing(tmp_path, cache_dir, capsys, monkeypatch):
+    from training.dataset import discover
+
+    data = write_class_folder(tmp_path / "data", {"hotdog": 3, "not_hotdog": 3})
+    cache_dir.mkdir(parents=True)
+    (cache_dir / decoded_cache.INDEX_NAME).write_bytes(b"not a database, " * 100)
+    monkeypatch.setattr(decoded_cache, "_WARNED", set())
+    assert len(discover(data, image_size=SIZE).examples) == 6
+    err = capsys.readouterr().err
+    assert "hash index" in err and "every photo is hashed" in err

@@ -97,18 +97,19 @@ def folder_class_names(data_dir: Path | str) -> list[str]:
     return sorted({folder.name for root in roots for folder in class_folders(root)})
 
 
-def _check_file(path: Path, min_side: int, image_size: int | None) -> tuple[str, object]:
+def _check_file(path: Path, min_side: int, image_size: int | None, known_sha: str | None = None) -> tuple[str, object]:
     """('ok', sha) | ('unreadable', reason) | ('too_small', (w, h)).
 
     With ``image_size`` and the decoded-photo cache on, the check is the photo's one decode: its
     model input goes into the cache for training to read (a photo whose content is cached already
-    decoded whole before, and is not decoded again)."""
+    decoded whole before, and is not decoded again). ``known_sha``: the hash index's record of this
+    unchanged file (``decoded_cache.known_hashes``), so its bytes need not be read to hash it."""
     try:
         width, height = image_size_of(path)
         if min(width, height) < min_side:
             return "too_small", (width, height)
         if image_size and decoded_cache.enabled():
-            sha = sha256_of(path)
+            sha = known_sha or sha256_of(path)
             decoded_cache.remember(path, sha)
             decoded_cache.fitted(path, image_size, sha)  # reads every byte: catches truncated files
             return "ok", sha
@@ -186,9 +187,10 @@ def discover(
             f"{data_dir}/not_hotdog/ with ordinary photos of other things, so the model learns what is NOT your class."
         )
     progress = Progress(len(candidates), f"Checking photos in {data_dir}")
+    known = decoded_cache.known_hashes([c[0] for c in candidates]) if image_size else {}
 
     def check(candidate: tuple[Path, str, str | None]) -> tuple[str, object]:
-        result = _check_file(candidate[0], min_side, image_size)
+        result = _check_file(candidate[0], min_side, image_size, known.get(candidate[0]))
         progress.advance()
         return result
 
@@ -197,6 +199,9 @@ def discover(
             checks = list(pool.map(check, candidates))
         finally:
             progress.close()
+    if image_size:
+        decoded_cache.record_hashes({c[0]: str(info) for c, (status, info) in zip(candidates, checks)
+                                     if status == "ok" and c[0] not in known})
 
     inv = Inventory(data_dir=str(data_dir.resolve()), layout=layout, folder_classes=sorted(classes), examples=[])
     inv.ignored = ignored
