@@ -114,7 +114,7 @@ def key_for(image_size: int) -> str:
 
 @dataclass
 class Counts:
-    """What this process's lookups did (``snapshot`` and ``since`` for one stage's share)."""
+    """What this process's lookups did (``snapshot`` before and after a stage; ``summary`` of the two)."""
 
     hits: int = 0
     decoded: int = 0
@@ -135,7 +135,7 @@ class Counts:
 
 
 COUNTS = Counts()
-_KNOWN_SHA: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, filled by the audit
+_KNOWN_SHA: dict[tuple[str, str], str] = {}  # _file_state -> sha256, filled by the audit
 _TOUCHED: set[Path] = set()
 _WARNED: set[str] = set()
 
@@ -146,24 +146,26 @@ def _warn_once(topic: str, message: str) -> None:
         print(f"warning: decoded-photo cache: {message}", file=sys.stderr)
 
 
-def _stat_key(path: Path | str) -> tuple[str, int, int] | None:
-    """The file as the audit and the training stream both name it (they may spell its path differently)."""
+def _file_state(path: Path | str) -> tuple[str, str] | None:
+    """(real path, size:mtime_ns:inode:ctime_ns): the file as the audit and the training stream both
+    name it (they may spell its path differently), and what changes when its content does; None when
+    it cannot be stat'ed."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+    return os.path.realpath(path), f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
 
 
 def remember(path: Path | str, sha: str) -> None:
     """The audit hashed this file: later lookups of the unchanged file need not read it again."""
-    key = _stat_key(path)
+    key = _file_state(path)
     if key is not None:
         _KNOWN_SHA[key] = sha
 
 
 def sha_of(path: Path | str) -> str:
-    key = _stat_key(path)
+    key = _file_state(path)
     known = _KNOWN_SHA.get(key) if key is not None else None
     if known is not None:
         return known
@@ -180,13 +182,7 @@ def sha_of(path: Path | str) -> str:
 INDEX_NAME = "hashes.sqlite"
 
 
-def _file_state(path: Path | str) -> tuple[str, str] | None:
-    """(real path, size:mtime_ns:inode:ctime_ns), or None when the file cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return os.path.realpath(path), f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
+RACY_NS = 2_000_000_000  # a file changed this recently may change again within its timestamp's resolution
 
 
 def _index():
@@ -230,7 +226,14 @@ def record_hashes(hashed: dict[Path, str]) -> None:
         return
     import sqlite3
 
-    rows = [(state[0], state[1], sha) for path, sha in hashed.items() if (state := _file_state(path)) is not None]
+    now = time.time_ns()
+    rows = []
+    for path, sha in hashed.items():
+        state = _file_state(path)
+        # a file modified in the last RACY_NS could be modified again without its state changing
+        # (git's "racily clean" entries): it is hashed again next time rather than trusted
+        if state is not None and now - int(state[1].split(":")[1]) > RACY_NS:
+            rows.append((state[0], state[1], sha))
     try:
         con = _index()
         try:

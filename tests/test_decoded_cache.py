@@ -270,6 +270,11 @@ def test_a_second_audit_hashes_only_files_that_changed(tmp_path, cache_dir, monk
     from training import dataset
 
     data = write_class_folder(tmp_path / "data", {"hotdog": 5, "not_hotdog": 10})
+    hour_ago = time.time() - 3600
+    for photo in data.rglob("*.jpg"):
+        os.utime(photo, (hour_ago, hour_ago))
+    fresh = data / "hotdog" / "hotdog_0_4.jpg"
+    os.utime(fresh)  # written just now: its timestamp cannot yet prove it unchanged ("racily clean")
     hashed: list[str] = []
     real = dataset.sha256_of
     monkeypatch.setattr(dataset, "sha256_of", lambda p: hashed.append(Path(p).name) or real(p))
@@ -277,11 +282,13 @@ def test_a_second_audit_hashes_only_files_that_changed(tmp_path, cache_dir, monk
     assert len(hashed) == 15 and (cache_dir / decoded_cache.INDEX_NAME).is_file()
     hashed.clear()
     second = dataset.discover(data, image_size=SIZE)
-    assert hashed == [] and [e.sha256 for e in second.examples] == [e.sha256 for e in first.examples]
+    assert hashed == [fresh.name] and [e.sha256 for e in second.examples] == [e.sha256 for e in first.examples]
+    hashed.clear()
     edited = data / "hotdog" / "hotdog_0_0.jpg"
     Image.fromarray(np.full((48, 64, 3), 30, np.uint8)).save(edited, format="JPEG")  # same name, new content
+    os.utime(fresh, (hour_ago, hour_ago))
     third = dataset.discover(data, image_size=SIZE)
-    assert hashed == ["hotdog_0_0.jpg"]
+    assert sorted(hashed) == ["hotdog_0_0.jpg", fresh.name]
     changed = {e.path: e.sha256 for e in third.examples}[str(edited.resolve())]
     assert changed == real(edited) != {e.path: e.sha256 for e in first.examples}[str(edited.resolve())]
     assert decoded_cache.info()["hash_index_bytes"] > 0
