@@ -48,7 +48,7 @@ from seefood.errors import InputError, SeeFoodError
 from training.run_io import write_json_atomic
 
 RETRAIN_FILE = versions.RETRAIN_FILE
-CONTINUE_EPOCH_SHARE = 3  # a retrain runs a third of the epochs of the run it continues (continuation_budget)
+CONTINUE_EPOCH_SHARE = 3  # a retrain runs a third of the epochs of the run it continues (continuation_epochs)
 SCORE_BATCH = 64
 
 
@@ -66,7 +66,7 @@ class Cancelled(BaseException):
 class RetrainOptions:
     bundle: Path
     data_dir: Path | None = None  # default: the run's own training folder
-    epochs: int | None = None  # default: continuation_budget
+    epochs: int | None = None  # default: continuation_epochs
     learning_rate: float | None = None  # default: the run's own
     accept_worse: bool = False
     switch: bool = True  # make the new version current (False: install it, keep the current one)
@@ -196,7 +196,7 @@ def _config(run, opts: RetrainOptions, bundle: Path, version: str):
         raise RetrainError(f"{path}: cannot be read as the run's options ({error}); train anew (`seefood train`). "
                            f"{_nothing_changed(bundle, version)}") from error
     data_dir = opts.data_dir or Path(run.data_dir or cfg.data_dir)
-    cfg.epochs, cfg.learning_rate = continuation_budget(cfg, run)
+    cfg.epochs = continuation_epochs(cfg, run)
     cfg.data_dir = str(data_dir)
     cfg.init_from = str(run.run_dir)
     cfg.force = False
@@ -207,8 +207,8 @@ def _config(run, opts: RetrainOptions, bundle: Path, version: str):
     return cfg
 
 
-def continuation_budget(cfg, run) -> tuple[int, float]:
-    """(epochs, peak learning rate) of a retrain that continues ``run`` (trained with ``cfg``).
+def continuation_epochs(cfg, run) -> int:
+    """The epochs of a retrain that continues ``run`` (trained with ``cfg``), at the run's own learning rate.
 
     A run trained from scratch is continued for 1/CONTINUE_EPOCH_SHARE of the epochs it ran, at its
     own learning rate: the weights already fit the folder, and the added photos need a short
@@ -220,13 +220,13 @@ def continuation_budget(cfg, run) -> tuple[int, float]:
     an earlier retrain, or ``train --init-from``) already has a continuation's budget and passes it
     on unchanged, so retrains in a row do not shrink it further."""
     if cfg.init_from:
-        return cfg.epochs or int(run.raw.get("epochs_run") or 0) or 1, cfg.learning_rate
+        return cfg.epochs or int(run.raw.get("epochs_run") or 0) or 1
     ran = int(run.raw.get("epochs_run") or 0) or cfg.epochs
     if not ran:
         from training.config import auto_epochs
 
         ran = auto_epochs(len(run.splits.get("train", [])))
-    return max(1, -(-ran // CONTINUE_EPOCH_SHARE)), cfg.learning_rate
+    return max(1, -(-ran // CONTINUE_EPOCH_SHARE))
 
 
 def _check_data(cfg, run, opts: RetrainOptions, bundle: Path, version: str) -> None:

@@ -367,8 +367,10 @@ def test_retrain_installs_the_next_version_with_its_comparison(world, capsys):
     assert world.code == 0, world.lines[-1:]
     events = [json.loads(line) for line in world.lines]  # stdout holds JSON lines only
     stages = [e["stage"] for e in events]
-    assert stages == ["train", "train", "export", "verify", "compare", "install", "done"], stages
-    epoch = events[1]
+    assert stages == ["train", "train", "train", "export", "verify", "compare", "install", "done"], stages
+    audit = events[1]["audit"]  # the audit's line: the 8 photos captured since were decoded, the rest came from the cache
+    assert audit["decoded"] == 8 and audit["from_cache"] >= 40
+    epoch = events[2]
     assert epoch["epoch"] == 1 and epoch["of"] == 1 and epoch["eta_s"] >= 0 and "loss" in epoch["metrics"]
     done = events[-1]
     assert done["installed"] is True and done["version"] == "002" and done["current"] is True
@@ -411,17 +413,21 @@ def copy_of_the_new_run(world, monkeypatch):
     from retrain import pipeline
     from training.run_io import load_run
 
+    configs = []
+
     def trained(cfg, target, progress, log=print):
+        configs.append(cfg)
         shutil.copytree(world.new_run, target)
         return load_run(target)
 
     monkeypatch.setattr(pipeline, "_train", trained)
+    return configs
 
 
 def test_a_worse_model_is_refused_and_accept_worse_installs_it(world, tmp_path, monkeypatch, capsys):
     from retrain import pipeline
 
-    copy_of_the_new_run(world, monkeypatch)
+    configs = copy_of_the_new_run(world, monkeypatch)
     real_scorer = pipeline._Scorer
 
     class BlindNewModel(real_scorer):  # the new model answers 'not_hotdog' to every photo: F1 0
@@ -441,10 +447,11 @@ def test_a_worse_model_is_refused_and_accept_worse_installs_it(world, tmp_path, 
     assert kept["held_back"]["old"]["f1"] > 0.02, "the test needs an old model that finds some hotdogs"
     assert kept["decision"]["worse"] and not kept["decision"]["installed"] and kept["held_back"]["new"]["f1"] == 0.0
 
-    assert main(argv + ["--accept-worse"]) == 0
+    assert main(argv + ["--accept-worse", "--learning-rate", "0.0007"]) == 0
     out = capsys.readouterr().out
     assert "installed although worse: held-back F1" in out and "(--accept-worse)" in out
     assert versions.current_version(bundle) == "002" and (tmp_path / "runs" / "hotdog-v002-2").is_dir()
+    assert [(c.epochs, c.learning_rate) for c in configs] == [(1, 0.003), (1, 0.0007)]  # the run's own rate, then the override
     decision = json.loads((bundle / "versions" / "002" / "retrain.json").read_text())["decision"]
     assert decision["accepted_worse"] and decision["installed"]
 
@@ -558,15 +565,14 @@ def test_export_force_onto_a_versioned_bundle_adds_a_version(world, tmp_path, ca
 def test_a_retrain_continues_on_a_shorter_budget_that_does_not_shrink_again():
     from types import SimpleNamespace
 
-    from retrain.pipeline import CONTINUE_EPOCH_SHARE, continuation_budget
+    from retrain.pipeline import CONTINUE_EPOCH_SHARE, continuation_epochs
     from training.config import TrainConfig, auto_epochs
 
     fresh = TrainConfig(data_dir="photos", out="runs/a", learning_rate=3e-3)
     ran_30 = SimpleNamespace(raw={"epochs_run": 30}, splits={"train": []})
-    assert continuation_budget(fresh, ran_30) == (-(-30 // CONTINUE_EPOCH_SHARE), 3e-3)
-    assert continuation_budget(fresh, ran_30)[0] < 30
-    assert continuation_budget(fresh, SimpleNamespace(raw={"epochs_run": 1}, splits={"train": []}))[0] == 1  # never 0
+    assert continuation_epochs(fresh, ran_30) == -(-30 // CONTINUE_EPOCH_SHARE) < 30
+    assert continuation_epochs(fresh, SimpleNamespace(raw={"epochs_run": 1}, splits={"train": []})) == 1  # never 0
     no_record = SimpleNamespace(raw={}, splits={"train": [{}] * 1000})  # automatic budget, epochs_run not recorded
-    assert continuation_budget(fresh, no_record)[0] == -(-auto_epochs(1000) // CONTINUE_EPOCH_SHARE)
+    assert continuation_epochs(fresh, no_record) == -(-auto_epochs(1000) // CONTINUE_EPOCH_SHARE)
     continued = TrainConfig(data_dir="photos", out="runs/a-v002", epochs=10, learning_rate=3e-4, init_from="runs/a")
-    assert continuation_budget(continued, SimpleNamespace(raw={"epochs_run": 10}, splits={})) == (10, 3e-4)
+    assert continuation_epochs(continued, SimpleNamespace(raw={"epochs_run": 10}, splits={})) == 10
