@@ -97,3 +97,28 @@ def initial_bias(plan: BalancePlan, binary: bool) -> list[float]:
         p = min(max(mix[1], eps), 1 - eps)
         return [math.log(p / (1 - p))]
     return [math.log(max(m, eps)) for m in mix]
+
+
+def tail_offsets(class_counts: list[int], tau: float) -> list[float]:
+    """Per-class logit offsets ``tau * log(n_largest / n_class)`` of a multi-class decision: a class
+    with fewer training photos gets a head start, the largest none (post-hoc logit adjustment, Menon
+    et al. 2021). Rebalanced training equalises each class's share of the loss, but a small class's
+    few photos are memorised, so on photos it has not seen the model still under-calls it (the long
+    tail's smallest class: docs/quality.md). ``tau`` 0 leaves the decision as trained."""
+    if any(n <= 0 for n in class_counts):
+        raise ValueError(f"every class needs training images, got counts {class_counts}")
+    largest = max(class_counts)
+    return [tau * math.log(largest / n) if tau else 0.0 for n in class_counts]
+
+
+def describe_tail_adjust(record: dict) -> str:
+    """One line for the terminal and report.md: which classes got how much of a head start."""
+    tau = record.get("tau", 0.0)
+    if not tau:
+        return ("Decision: the top class (argmax), no head start for small classes (--tail-adjust TAU gives one: "
+                "more recall on small classes, less on large ones)")
+    counts = record.get("train_counts", {})
+    boosted = sorted(((o, c) for c, o in record["offsets"].items() if o), reverse=True)
+    parts = ", ".join(f"{c} +{o:.2f} ({counts.get(c, '?')} photos)" for o, c in boosted)
+    return (f"Decision: the top class after a head start for smaller classes (--tail-adjust {tau:g}: "
+            f"{tau:g} x log(largest class / class) added to the logit): {parts}")

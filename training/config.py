@@ -16,6 +16,7 @@ DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3
 
 
 BUDGET_IMAGES = 12_000  # photos seen in training when --epochs is 0 (auto)
+DEFAULT_TAIL_ADJUST = 0.0
 MIN_EPOCHS, MAX_EPOCHS = 30, 50  # 15 epochs on food5 at 1:8 (1,434 training photos): test F1 0.68; 30: 0.75
 
 
@@ -58,6 +59,11 @@ class TrainConfig:
     learning_rate: the peak of that schedule (AdamW, decoupled ``weight_decay``).
     mixup: alpha of mixup (each training photo blended with another of its batch, lambda ~ Beta(alpha,
         alpha)); 0 (default) turns it off: 0.4 lowered the long tail's smallest-class recall (docs/quality.md).
+    tail_adjust: multi-class decisions give each class a head start of ``tail_adjust * log(n_largest /
+        n_class)`` on its logit (``training.balance.tail_offsets``), folded into the saved model's output
+        bias, so export, the app and phones decide alike. Rebalanced training still under-calls a small class
+        on photos it has not seen (its few photos are memorised); see docs/quality.md for what each value
+        buys and costs. Binary tasks have their threshold instead and ignore it.
     patience: 0 (default) trains the whole budget. N > 0 adds early stopping on the validation
         metric that cannot fire in the first half of the budget and restores the best epoch. On a
         small validation split that metric is noisy (PR-AUC 0.82 -> 0.74 -> 0.40 -> 0.72 on
@@ -76,6 +82,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: str = "strong"
     mixup: float = 0.0
+    tail_adjust: float = DEFAULT_TAIL_ADJUST
     balance: str = "oversample+class_weight"
     loss: str = "crossentropy"
     positive: str | None = None
@@ -116,6 +123,8 @@ class TrainConfig:
             raise InputError(f"--threshold-folds must be 0 (off) or 2 to 10, got {self.threshold_folds}")
         if not 0 <= self.mixup <= 10:
             raise InputError(f"--mixup is the Beta(alpha, alpha) of the blend, 0 (off) to 10, got {self.mixup}")
+        if not 0 <= self.tail_adjust <= 3:
+            raise InputError(f"--tail-adjust must be 0 (off) to 3, got {self.tail_adjust}")
         if not (self.learning_rate > 0 and self.weight_decay >= 0):
             raise InputError("--learning-rate must be positive and --weight-decay not negative")
 

@@ -118,6 +118,7 @@ def init_from(model, run_dir: Path, task, log=print) -> None:
     if source is None:
         raise DataError(f"--init-from {run_dir}: no model.keras or checkpoints/last.keras there")
     run_file = run_dir / RUN_FILE
+    previous = {}
     if run_file.is_file():
         try:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
@@ -137,3 +138,29 @@ def init_from(model, run_dir: Path, task, log=print) -> None:
     except ValueError as error:
         raise DataError(f"--init-from {run_dir}: its model does not match this one ({error}); use the same --model and --image-size") from error
     log(f"Initialised from {source}")
+    offsets = (previous.get("tail_adjust") or {}).get("offsets") if isinstance(previous, dict) else None
+    if offsets and any(offsets.values()):  # train on from the model as trained; finish() adds this run's own offsets
+        shift_output_bias(model, [-float(offsets.get(c, 0.0)) for c in task.classes])
+        log("  (its small-class head start taken out of the output bias first: this run sets its own)")
+
+
+def shift_output_bias(model, offsets: list[float]) -> None:
+    """Add ``offsets`` to the bias of the model's ``logits`` layer (build_model's head): every
+    softmax score then ranks as if ``offsets`` were added to the logits."""
+    import numpy as np
+
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, (bias + np.asarray(offsets, dtype=bias.dtype)).astype(bias.dtype)])
+
+
+def apply_tail_adjust(model, classes: list[str], train_counts: list[int], tau: float) -> dict:
+    """Fold the small-class head start (``training.balance.tail_offsets``) into a multi-class model's
+    output bias; returns run.json's ``tail_adjust`` record ({tau, offsets per class, train counts})."""
+    from training.balance import tail_offsets
+
+    offsets = tail_offsets(train_counts, tau)
+    if any(offsets):
+        shift_output_bias(model, offsets)
+    return {"tau": tau, "offsets": dict(zip(classes, (round(o, 6) for o in offsets))),
+            "train_counts": dict(zip(classes, train_counts))}

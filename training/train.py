@@ -322,11 +322,19 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
     from training.threshold import balanced_point
 
     task, audit, splits, plan, inv = prepared.task, prepared.audit, prepared.splits, prepared.plan, prepared.inv
+    binary = task.kind == "binary"
+    tail = None
+    if not binary:  # before saving: the model file, export, the app and phones all decide with it
+        from training.balance import describe_tail_adjust
+        from training.fitting import apply_tail_adjust
+
+        tail = apply_tail_adjust(model, task.classes, [audit["class_counts"][c]["train"] for c in task.classes],
+                                 cfg.tail_adjust)
+        _log(describe_tail_adjust(tail))
     save_model_atomic(model, out / MODEL_FILE)
     val_items = [(e["path"], e["target"]) for e in splits["val"]]
     if pooled is not None:
         save_out_of_fold(out, pooled)
-    binary = task.kind == "binary"
     prior = balanced_point(plan.effective_mix) if binary else None
     threshold_info = choose_and_record_threshold(model, val_items, binary, cfg.threshold_objective, cfg.image_size,
                                                  pooled, prior)
@@ -347,6 +355,7 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         "dataset_fingerprint": audit["fingerprint"],
         "data_dir": inv.data_dir,
         "balance": plan.to_dict(task.classes),
+        **({"tail_adjust": tail} if tail is not None else {}),
         "epochs_run": len(history.get("loss", [])),
         "kept_weights": kept,
         "train_seconds": round(train_seconds, 1),

@@ -1,0 +1,114 @@
+"""How a multi-class decision rule carries over to test: each run's saved validation and test scores
+(scores.npz), answered by argmax after adding ``tau * log(n_largest / n_class)`` to each class's logit
+(``training.balance.tail_offsets``: a class with fewer training photos gets a head start), for several tau.
+
+    python -m bench.tail_rules [--tau 0 0.25 0.5 ...] bench/quality-runs/runs/base/*-longtail-default-s*
+
+A run trained with a non-zero ``tail_adjust`` already carries its offsets in the model; they are taken
+out of its scores first (log p - offsets), so every tau is measured from the same unadjusted model.
+Prints, per tau, the mean over runs of the test split's smallest-class recall, macro-F1, minority F1
+and accuracy, and the same per data set; ``--json`` writes every run's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from seefood.scoring import confusion, per_class_rates
+from training.balance import tail_offsets
+from training.run_io import load_run, load_scores
+
+TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def decide(log_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    return np.argmax(log_scores + offsets[None, :], axis=1)
+
+
+def rows_for(run_dir: Path, taus: tuple[float, ...]) -> list[dict]:
+    run = load_run(run_dir)
+    if run.binary:
+        raise SystemExit(f"{run_dir}: a binary run; this compares multi-class decisions")
+    k = len(run.classes)
+    counts = np.bincount([t for _, t in run.splits["train"]], minlength=k)
+    smallest = int(np.argmin(counts))
+    saved = load_scores(run_dir)
+    recorded = (run.raw.get("tail_adjust") or {}).get("offsets") or {}
+    trained_with = np.asarray([float(recorded.get(c, 0.0)) for c in run.classes])
+    rows = []
+    for tau in taus:
+        offsets = np.asarray(tail_offsets(counts.tolist(), tau))
+        row = {"run": run_dir.name, "tau": tau}
+        for split in ("val", "test"):
+            _, labels, scores = saved[split]
+            log_scores = np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :]
+            pred = decide(log_scores, offsets)
+            rates = per_class_rates(confusion(pred, labels.astype(int), k))
+            row[split] = {
+                "smallest_recall": float(rates["recall"][smallest]),
+                "minority_f1": float(rates["f1"][smallest]),
+                "macro_f1": float(np.mean(rates["f1"])),
+                "accuracy": float(np.mean(pred == labels)),
+                "share_predicted_smallest": float(np.mean(pred == smallest)),
+            }
+        rows.append(row)
+    return rows
+
+
+def _set_of(run_name: str) -> str:
+    return run_name.split("-", 1)[0]
+
+
+def summary(rows: list[dict], taus: tuple[float, ...]) -> str:
+    keys = ("smallest_recall", "minority_f1", "macro_f1", "accuracy")
+    sets = sorted({_set_of(r["run"]) for r in rows})
+    lines = ["| tau | set | runs | " + " | ".join(f"test {k}" for k in keys) + " | val smallest_recall |",
+             "|---|---|---|" + "---|" * (len(keys) + 1)]
+    for tau in taus:
+        for group in (*sets, "mean over sets"):
+            if group == "mean over sets":
+                per_set = [[statistics.mean(r["test"][k] for r in rows if r["tau"] == tau and _set_of(r["run"]) == s)
+                            for s in sets] for k in keys]
+                cells = [f"{statistics.mean(v):.3f}" for v in per_set]
+                val = statistics.mean(statistics.mean(r["val"]["smallest_recall"] for r in rows
+                                                      if r["tau"] == tau and _set_of(r["run"]) == s) for s in sets)
+                n = sum(1 for r in rows if r["tau"] == tau)
+                lines.append(f"| **{tau:g}** | **mean over sets** | {n} | " + " | ".join(f"**{c}**" for c in cells)
+                             + f" | {val:.3f} |")
+                continue
+            mine = [r for r in rows if r["tau"] == tau and _set_of(r["run"]) == group]
+            cells = []
+            for k in keys:
+                values = [r["test"][k] for r in mine]
+                spread = f" [{min(values):.2f}-{max(values):.2f}]" if len(values) > 1 else ""
+                cells.append(f"{statistics.mean(values):.3f}{spread}")
+            val = statistics.mean(r["val"]["smallest_recall"] for r in mine)
+            lines.append(f"| {tau:g} | {group} | {len(mine)} | " + " | ".join(cells) + f" | {val:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--tau", nargs="+", type=float, default=list(TAUS))
+    parser.add_argument("--json", type=Path, help="write every run's numbers here")
+    args = parser.parse_args(argv)
+    taus = tuple(args.tau)
+    rows = [row for run in args.runs if (run / "run.json").is_file() for row in rows_for(run, taus)]
+    if not rows:
+        print("error: no finished run among the folders given", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    print(summary(rows, taus))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
