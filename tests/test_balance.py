@@ -77,3 +77,18 @@ def test_logit_adjustment_draws_photos_as_they_are_and_demands_a_margin_for_rare
     assert rare > plain + 1.0  # a 50/50 answer for a rare-class photo is penalised: log(9) more or less
     binary = float(LogitAdjustedCrossentropy([0.9, 0.1], binary=True)(np.array([[1.0]]), np.array([[0.5]])))
     assert binary == pytest.approx(np.log1p(9.0), rel=1e-3)
+
+
+def test_tail_offsets_give_smaller_classes_a_head_start_in_proportion_to_log_counts():
+    from training.balance import describe_tail_adjust, tail_offsets
+
+    counts = [240, 60, 15]
+    assert tail_offsets(counts, 0.0) == [0.0, 0.0, 0.0]  # off: the decision as trained
+    offsets = tail_offsets(counts, 0.5)
+    assert offsets == pytest.approx([0.0, 0.5 * np.log(4), 0.5 * np.log(16)])  # 15 photos: +1.39, 60: +0.69
+    assert tail_offsets(counts, 1.0) == pytest.approx([2 * o for o in offsets])
+    with pytest.raises(ValueError):
+        tail_offsets([10, 0], 0.5)
+    line = describe_tail_adjust({"tau": 0.5, "offsets": dict(zip("abc", offsets)), "train_counts": dict(zip("abc", counts))})
+    assert "c +1.39 (15 photos)" in line and line.index("c +1.39") < line.index("b +0.69") and "a +" not in line
+    assert "no head start" in describe_tail_adjust({"tau": 0.0})

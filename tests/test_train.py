@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -261,3 +262,45 @@ def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys):
     assert info["epochs_run"] == 4
     assert info["kept_weights"]["rule"] == "best" and 3 <= info["kept_weights"]["epoch"] <= 4
     assert len(open(run / "history.csv").read().splitlines()) == 1 + 4  # one row per epoch of both phases
+
+
+def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_out(tmp_path, capsys):
+    """Two runs that differ only in --tail-adjust train the same weights (same seed): the adjusted model's
+    output bias is the other's plus the recorded offsets, so its decisions are argmax(log p + offsets),
+    and --init-from the adjusted run starts from the unadjusted bias."""
+    from training.balance import tail_offsets
+    from training.config import TrainConfig
+    from training.fitting import init_from
+    from training.models import build_model
+    from training.run_io import load_run
+    from training.train import train
+
+    data = write_class_folder(tmp_path / "data", {"apple_pie": 40, "baklava": 16, "ribs": 8}, seed=6)
+    runs = {}
+    for tau in (0.0, 1.0):
+        runs[tau] = train(TrainConfig(data_dir=str(data), out=str(tmp_path / f"run{tau:g}"), image_size=32, epochs=1,
+                                      batch_size=8, val_fraction=0.2, test_fraction=0.2, augment="none", tail_adjust=tau))
+    printed = capsys.readouterr().out
+    assert "no head start for small classes" in printed and "head start for smaller classes (--tail-adjust 1:" in printed
+    plain, adjusted = load_run(runs[0.0]), load_run(runs[1.0])
+    record = adjusted.raw["tail_adjust"]
+    counts = [record["train_counts"][c] for c in adjusted.classes]
+    assert counts == [sum(1 for _, t in adjusted.splits["train"] if t == i) for i in range(3)]
+    offsets = np.asarray(tail_offsets(counts, 1.0))
+    assert [record["offsets"][c] for c in adjusted.classes] == pytest.approx(offsets, abs=1e-6)
+    assert offsets[2] > offsets[1] > 0 == offsets[0]  # ribs (fewest photos) gets the largest head start
+    assert plain.raw["tail_adjust"]["tau"] == 0.0 and not any(plain.raw["tail_adjust"]["offsets"].values())
+
+    m0, m1 = plain.load_model(), adjusted.load_model()
+    b0, b1 = m0.get_layer("logits").get_weights()[1], m1.get_layer("logits").get_weights()[1]
+    assert b1 - b0 == pytest.approx(offsets, abs=1e-5)
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    p0, p1 = m0.predict(pixels, verbose=0), m1.predict(pixels, verbose=0)
+    assert np.array_equal(np.argmax(p1, 1), np.argmax(np.log(p0) + offsets, 1))
+    assert (np.argmax(p1, 1) == 2).sum() >= (np.argmax(p0, 1) == 2).sum()
+
+    fresh, _ = build_model("small_cnn", 32, 3, False, "none")
+    init_from(fresh, runs[1.0], SimpleNamespace(classes=adjusted.classes))
+    assert fresh.get_layer("logits").get_weights()[1] == pytest.approx(b0, abs=1e-5)
+    report = (runs[1.0] / "report.md").read_text()
+    assert "--tail-adjust 1" in report and "ribs +" in report
