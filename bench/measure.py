@@ -86,6 +86,21 @@ def _rate(count: int, seconds: float) -> dict:
     return {"images": count, "seconds": seconds, "images_per_s": count / seconds if seconds > 0 else float("inf")}
 
 
+def alternated_median(first, second, passes: int) -> tuple[dict, dict]:
+    """Run ``first()`` and ``second()`` (each returning a ``_rate`` dict) in turn ``passes`` times; each
+    one's median pass, with every pass's images/s under ``passes``. Alternating spreads a neighbour's
+    load over both, where back-to-back single passes hand it to whichever ran while it lasted."""
+    runs: tuple[list[dict], list[dict]] = ([], [])
+    for _ in range(passes):
+        runs[0].append(first())
+        runs[1].append(second())
+    out = []
+    for results in runs:
+        ranked = sorted(results, key=lambda r: r["images_per_s"])
+        out.append(dict(ranked[len(ranked) // 2], passes=[r["images_per_s"] for r in results]))
+    return out[0], out[1]
+
+
 def pillow_loop(paths: list[str], image_size: int) -> dict:
     """The baseline: one file after another in one thread, full decode (no DCT scaling), then the
     shared crop and resize."""

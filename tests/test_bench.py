@@ -175,3 +175,20 @@ def test_long_measurements_run_only_when_asked_and_are_kept_for_later_runs(tmp_p
     assert calls == [1] and first["seconds"] == 99.0 and "date" in first and "load_average" in first
     monkeypatch.delenv("BENCH_SOMETHING")
     assert kept_record("BENCH_SOMETHING", path, measure_now) == first and calls == [1]  # rendered, not measured again
+
+
+def test_alternated_median_interleaves_the_passes_and_keeps_each_ones_median():
+    from bench.measure import alternated_median
+
+    calls = []
+
+    def timed(name, rates):
+        def one():
+            calls.append(name)
+            return {"images": 10, "seconds": 1.0, "images_per_s": rates[calls.count(name) - 1]}
+        return one
+
+    ours, theirs = alternated_median(timed("ours", [40.0, 12.0, 46.0]), timed("theirs", [30.0, 35.0, 9.0]), 3)
+    assert calls == ["ours", "theirs"] * 3  # a neighbour's burst lands on both, not on one pipeline's only pass
+    assert ours["images_per_s"] == 40.0 and theirs["images_per_s"] == 30.0  # medians, the slowed passes outvoted
+    assert ours["passes"] == [40.0, 12.0, 46.0] and theirs["passes"] == [30.0, 35.0, 9.0]

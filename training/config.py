@@ -138,6 +138,12 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
+        """A saved run's options. An option the file predates takes the value that reproduces what
+        that run did (``SAVED_BEFORE``), not today's default: a retrain continues the run as it was."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{**SAVED_BEFORE, **{k: v for k, v in data.items() if k in names}})
+
+
+# Options added after runs were already saved, with the value that reproduces those runs.
+SAVED_BEFORE = {"tail_adjust": 0.0}
