@@ -8,6 +8,9 @@ Two levers, and their combination:
   minority class's images are repeated (and, with augmentation, varied).
 - oversample+class_weight: oversample halfway (draw rates proportional to sqrt(n_c)) and let
   class weights correct the rest, so fewer repeats of the same few images are needed.
+- deferred: photos seen at their natural rate, unweighted, for the first ``DEFER_SHARE`` of the
+  epochs, so the features are learned from every photo as often as the folder has it; then the
+  oversample+class_weight mix for the rest ("deferred re-balancing", Cao et al. 2019, LDAM-DRW).
 - logit_adjust: photos seen at their natural rate, unweighted; the loss adds log(prior) to each
   class's logit (Menon et al. 2021, "Long-tail learning via logit adjustment"), so the model's own
   logits learn the balanced decision without repeating the few photos of a small class.
@@ -36,11 +39,28 @@ class BalancePlan:
 
     @property
     def oversample(self) -> bool:
-        return self.strategy.startswith("oversample")
+        return self.strategy.startswith("oversample") or self.deferred
+
+    @property
+    def deferred(self) -> bool:
+        """Natural sampling first (``natural_plan``), this plan's mix from ``defer_epoch`` on."""
+        return self.strategy == "deferred"
+
+    def natural_plan(self) -> "BalancePlan":
+        k = len(self.raw_mix)
+        return BalancePlan("none", self.raw_mix, self.raw_mix, [1.0] * k, self.raw_mix)
 
     @property
     def logit_adjusted(self) -> bool:
         return self.strategy == "logit_adjust"
+
+
+DEFER_SHARE = 2 / 3  # --balance deferred: the share of the epochs trained on the natural mix
+
+
+def defer_epoch(epochs: int) -> int:
+    """The epoch (0-based) from which a deferred plan rebalances: at least one epoch of each."""
+    return min(max(1, round(epochs * DEFER_SHARE)), max(1, epochs - 1))
 
 
 def _normalise(values: list[float]) -> list[float]:
@@ -66,6 +86,9 @@ def plan_balance(strategy: str, class_counts: list[int]) -> BalancePlan:
         # weights such that sampling * weight is uniform, scaled to mean loss weight 1
         inverse = [1.0 / (k * s) for s in sampling]
         weights = inverse
+    elif strategy == "deferred":
+        later = plan_balance("oversample+class_weight", class_counts)
+        return BalancePlan(strategy, raw, later.sampling_mix, later.class_weights, later.effective_mix)
     elif strategy == "logit_adjust":
         sampling, weights = raw, [1.0] * k
         return BalancePlan(strategy, raw, sampling, weights, [1.0 / k] * k)  # balanced by the loss's offset
@@ -82,6 +105,10 @@ def format_plan(plan: BalancePlan, classes: list[str]) -> str:
             f"{cls} {plan.raw_mix[i]:.1%} of photos -> drawn {plan.sampling_mix[i]:.1%} x weight "
             f"{plan.class_weights[i]:.2f} = {plan.effective_mix[i]:.1%} of the loss"
         )
+    if plan.deferred:
+        parts = [f"{cls} {plan.raw_mix[i]:.1%} of photos, drawn as they are at first; from epoch "
+                 f"{DEFER_SHARE:.0%} of the way: drawn {plan.sampling_mix[i]:.1%} x weight "
+                 f"{plan.class_weights[i]:.2f} = {plan.effective_mix[i]:.1%} of the loss" for i, cls in enumerate(classes)]
     if plan.logit_adjusted:
         parts = [f"{cls} {plan.raw_mix[i]:.1%} of photos, drawn as they are; log({plan.raw_mix[i]:.3f}) added to its "
                  "logit in the loss, so decisions are balanced" for i, cls in enumerate(classes)]
@@ -91,7 +118,7 @@ def format_plan(plan: BalancePlan, classes: list[str]) -> str:
 def initial_bias(plan: BalancePlan, binary: bool) -> list[float]:
     """Output bias from the class priors the model sees, so training starts calibrated
     instead of spending its first epochs learning the class ratio (or exploding on it)."""
-    mix = plan.effective_mix
+    mix = plan.raw_mix if plan.deferred else plan.effective_mix  # deferred: trained on the natural mix first
     eps = 1e-6
     if binary:
         p = min(max(mix[1], eps), 1 - eps)

@@ -10,7 +10,7 @@ from seefood.errors import InputError
 
 MODELS = ("small_cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0")
 AUGMENTS = ("none", "light", "strong")
-BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight", "logit_adjust")
+BALANCES = ("none", "class_weight", "oversample", "oversample+class_weight", "deferred", "logit_adjust")
 LOSSES = ("crossentropy", "focal")
 DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3_large": 224, "efficientnet_b0": 224}
 

@@ -164,3 +164,25 @@ def apply_tail_adjust(model, classes: list[str], train_counts: list[int], tau: f
         shift_output_bias(model, offsets)
     return {"tau": tau, "offsets": dict(zip(classes, (round(o, 6) for o in offsets))),
             "train_counts": dict(zip(classes, train_counts))}
+
+
+def deferred_fit(fit_on, natural, balanced, switch: int):
+    """A ``fit(epochs=, initial_epoch=0)`` for fit_phases that trains on the ``natural`` dataset before
+    epoch ``switch`` and on ``balanced`` from it (``--balance deferred``); ``fit_on(dataset, **kw)``
+    runs one ``model.fit``. Returns an object with the merged ``history``, as model.fit does."""
+    from types import SimpleNamespace
+
+    def fit(epochs: int, initial_epoch: int = 0, **kw):
+        parts = []
+        if initial_epoch < switch:
+            parts.append(fit_on(natural, epochs=min(switch, epochs), initial_epoch=initial_epoch, **kw))
+        if epochs > max(switch, initial_epoch):
+            parts.append(fit_on(balanced, epochs=epochs, initial_epoch=max(switch, initial_epoch), **kw))
+        history: dict[str, list[float]] = {}
+        for part in parts:
+            for key, values in part.history.items():
+                history.setdefault(key, []).extend(values)
+        return SimpleNamespace(history=history)
+
+    return fit
+

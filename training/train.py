@@ -201,7 +201,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         RunEarlyStopping,
         ValidationMetrics,
     )
-    from training.fitting import build_compiled, fit_phases, loss_for
+    from training.balance import defer_epoch
+    from training.fitting import build_compiled, deferred_fit, fit_phases, loss_for
     from training.pipeline import training_dataset, validation_dataset
 
     task, plan, splits = prepared.task, prepared.plan, prepared.splits
@@ -242,13 +243,21 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         *([EpochProgress(progress, epochs)] if progress is not None else []),
     ]
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
-    run_fit = lambda **kw: model.fit(train_ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
-                                     shuffle=False, **kw)
+    fit_on = lambda ds, **kw: model.fit(ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
+                                        shuffle=False, **kw)
+    run_fit = lambda **kw: fit_on(train_ds, **kw)  # noqa: E731
+    deferring = ""
+    if plan.deferred:
+        natural_ds, _ = training_dataset(train_paths, train_targets, cfg.image_size, task.num_outputs, binary,
+                                         plan.natural_plan(), global_batch, cfg.seed, mixup=cfg.mixup)
+        switch = defer_epoch(epochs)
+        run_fit = deferred_fit(fit_on, natural_ds, train_ds, switch)
+        deferring = f", photos drawn as they are until epoch {switch}, rebalanced from epoch {switch + 1}"
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
     mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
-         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}")
+         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}{deferring}")
     try:
         history = fit_phases(model, backbone, cfg, task, plan, strategy, steps, epochs, run_fit, _log)
     except KeyboardInterrupt:
