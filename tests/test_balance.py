@@ -92,3 +92,35 @@ def test_tail_offsets_give_smaller_classes_a_head_start_in_proportion_to_log_cou
     line = describe_tail_adjust({"tau": 0.5, "offsets": dict(zip("abc", offsets)), "train_counts": dict(zip("abc", counts))})
     assert "c +1.39 (15 photos)" in line and line.index("c +1.39") < line.index("b +0.69") and "a +" not in line
     assert "no head start" in describe_tail_adjust({"tau": 0.0})
+
+
+def test_deferred_plan_learns_from_the_natural_mix_first_then_rebalances():
+    from training.balance import defer_epoch
+
+    plan = plan_balance("deferred", [80, 20, 10])
+    later = plan_balance("oversample+class_weight", [80, 20, 10])
+    assert plan.deferred and plan.oversample
+    assert (plan.sampling_mix, plan.class_weights, plan.effective_mix) == \
+        (later.sampling_mix, later.class_weights, later.effective_mix)  # after the switch: the default's mix
+    natural = plan.natural_plan()
+    assert natural.sampling_mix == pytest.approx([80 / 110, 20 / 110, 10 / 110]) and natural.class_weights == [1.0] * 3
+    assert np.exp(initial_bias(plan, binary=False)) == pytest.approx(natural.raw_mix)  # starts calibrated to what it sees
+    assert [defer_epoch(n) for n in (1, 2, 3, 30, 45)] == [1, 1, 2, 20, 30]
+
+
+def test_deferred_fit_trains_on_the_natural_stream_then_the_balanced_one():
+    from types import SimpleNamespace
+
+    from training.fitting import deferred_fit
+
+    calls = []
+
+    def fit_on(ds, epochs, initial_epoch=0):
+        calls.append((ds, initial_epoch, epochs))
+        return SimpleNamespace(history={"loss": [float(e) for e in range(initial_epoch, epochs)]})
+
+    history = deferred_fit(fit_on, "natural", "balanced", 20)(epochs=30).history
+    assert calls == [("natural", 0, 20), ("balanced", 20, 30)] and history["loss"] == [float(e) for e in range(30)]
+    calls.clear()
+    deferred_fit(fit_on, "natural", "balanced", 20)(epochs=30, initial_epoch=25)  # a later phase: balanced only
+    assert calls == [("balanced", 25, 30)]
