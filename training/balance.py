@@ -142,8 +142,9 @@ def describe_tail_adjust(record: dict) -> str:
     """One line for the terminal and report.md: which classes got how much of a head start."""
     tau = record.get("tau", 0.0)
     if not tau:
-        return ("Decision: the top class (argmax), no head start for small classes (--tail-adjust TAU gives one: "
-                "more recall on small classes, less on large ones)")
+        return ("Decision: the top class (argmax), no head start for small classes (--tail-adjust 0; on the long-tail "
+                "benchmark 0.5 found more of the smallest class, recall 0.36 -> 0.46, at some cost to the others, "
+                "macro-F1 0.59 -> 0.56: docs/quality.md)")
     counts = record.get("train_counts", {})
     boosted = sorted(((o, c) for c, o in record["offsets"].items() if o), reverse=True)
     parts = ", ".join(f"{c} +{o:.2f} ({counts.get(c, '?')} photos)" for o, c in boosted)
