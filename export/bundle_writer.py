@@ -108,6 +108,7 @@ def build_manifest(run: Run, mode: str, model_path: Path, granularity: str | Non
         "preprocessing": pre.to_dict(),
         "threshold": run.threshold,
         "threshold_objective": run.threshold_objective,
+        "tail_adjust": run.raw.get("tail_adjust"),  # multi-class: the small-class head start inside the model, if any
         "validation_curve": run.validation_curve,
         "quantization": mode,
         "quantization_granularity": granularity,  # int8 only: "per-tensor" or "per-channel"
@@ -151,6 +152,12 @@ def readme_text(folder: Path) -> str:
             f"({', '.join(manifest['labels'])}). Decide the top class when its probability is >= `threshold`, "
             "else answer \"unknown\"."
         )
+        tail = manifest.get("tail_adjust") or {}
+        if tail.get("tau"):
+            boosted = ", ".join(f"{c} +{o:.2f}" for c, o in tail["offsets"].items() if o)
+            output += (f" These probabilities already carry a head start for classes trained on fewer photos "
+                       f"(`--tail-adjust {tail['tau']:g}`: {boosted} on the logit), so the app and a phone decide alike "
+                       "with nothing to add.")
     verification = manifest.get("verification") or {}
     if verification:
         checked = (

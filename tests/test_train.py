@@ -305,6 +305,15 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     report = (runs[1.0] / "report.md").read_text()
     assert "--tail-adjust 1" in report and "ribs +" in report
 
+    from seefood.cli import main  # the exported model carries the head start: the bundle decides as the run did
+
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(runs[1.0]), "--out", str(bundle), "--quantize", "float32"]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["tail_adjust"]["offsets"] == record["offsets"] and manifest["verification"]["passed"]
+    readme = (bundle / "README.md").read_text()
+    assert "head start" in readme and f"`--tail-adjust 1`: baklava +{offsets[1]:.2f}, ribs +{offsets[2]:.2f}" in readme
+
 
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):
     from training.config import SAVED_BEFORE, TrainConfig
