@@ -125,3 +125,27 @@ def test_deferred_fit_trains_on_the_natural_stream_then_the_balanced_one():
     calls.clear()
     deferred_fit(fit_on, "natural", "balanced", 20)(epochs=30, initial_epoch=25)  # a later phase: balanced only
     assert calls == [("balanced", 25, 30)]
+
+
+def test_the_run_and_its_threshold_folds_choose_their_fit_by_the_plan():
+    from types import SimpleNamespace
+
+    from training.fitting import fit_for_plan
+
+    calls, built = [], []
+
+    def fit_on(ds, epochs, initial_epoch=0):
+        calls.append((ds, initial_epoch, epochs))
+        return SimpleNamespace(history={"loss": [0.0] * (epochs - initial_epoch)})
+
+    def natural():
+        built.append("natural")
+        return "natural"
+
+    fit, switch = fit_for_plan(fit_on, "balanced", plan_balance("oversample+class_weight", [80, 10]), 30, natural)
+    fit(epochs=30)
+    assert switch is None and built == [] and calls == [("balanced", 0, 30)]  # no second stream is built
+    calls.clear()
+    fit, switch = fit_for_plan(fit_on, "balanced", plan_balance("deferred", [80, 10]), 30, natural)
+    fit(epochs=30)
+    assert switch == 20 and built == ["natural"] and calls == [("natural", 0, 20), ("balanced", 20, 30)]

@@ -186,3 +186,16 @@ def deferred_fit(fit_on, natural, balanced, switch: int):
 
     return fit
 
+
+def fit_for_plan(fit_on, train_ds, plan, epochs: int, natural_dataset):
+    """(fit, switch): the ``fit(**kw)`` that fit_phases runs for ``plan``, and the epoch a deferred plan
+    rebalances from (None otherwise). ``natural_dataset()`` builds the stream drawn as the photos are;
+    it is only called for ``--balance deferred``. The run's model and the threshold folds' models both
+    train through this, so they follow the same recipe."""
+    if not plan.deferred:
+        return (lambda **kw: fit_on(train_ds, **kw)), None
+    from training.balance import defer_epoch
+
+    switch = defer_epoch(epochs)
+    return deferred_fit(fit_on, natural_dataset(), train_ds, switch), switch
+

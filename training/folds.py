@@ -54,7 +54,7 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
     (the caller then keeps the validation split's choice and says why)."""
     import keras
 
-    from training.fitting import build_compiled, fit_phases
+    from training.fitting import build_compiled, fit_for_plan, fit_phases
     from training.pipeline import predict_scores, training_dataset
 
     targets = [e["target"] for e in items]
@@ -82,8 +82,11 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
                                      cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)
         model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed + 7919 * (k + 1),
                                          log=lambda _message: None)
-        fit = lambda **kw: model.fit(ds, steps_per_epoch=steps, verbose=0, shuffle=False,  # noqa: E731
-                                     callbacks=[keras.callbacks.TerminateOnNaN()], **kw)
+        fit_on = lambda data, **kw: model.fit(data, steps_per_epoch=steps, verbose=0, shuffle=False,  # noqa: E731
+                                              callbacks=[keras.callbacks.TerminateOnNaN()], **kw)
+        fit, _ = fit_for_plan(fit_on, ds, plan, epochs, lambda: training_dataset(
+            paths, fold_targets, cfg.image_size, task.num_outputs, binary, plan.natural_plan(), batch,
+            cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)[0])
         fit_phases(model, backbone, cfg, task, plan, strategy, steps, epochs, fit, log=lambda _message: None)
         fold_scores = predict_scores(model, [items[i]["path"] for i in held], cfg.image_size, 64, binary)
         if not np.all(np.isfinite(fold_scores)):

@@ -201,8 +201,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         RunEarlyStopping,
         ValidationMetrics,
     )
-    from training.balance import defer_epoch
-    from training.fitting import build_compiled, deferred_fit, fit_phases, loss_for
+    from training.fitting import build_compiled, fit_for_plan, fit_phases, loss_for
     from training.pipeline import training_dataset, validation_dataset
 
     task, plan, splits = prepared.task, prepared.plan, prepared.splits
@@ -245,14 +244,10 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
     fit_on = lambda ds, **kw: model.fit(ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
                                         shuffle=False, **kw)
-    run_fit = lambda **kw: fit_on(train_ds, **kw)  # noqa: E731
-    deferring = ""
-    if plan.deferred:
-        natural_ds, _ = training_dataset(train_paths, train_targets, cfg.image_size, task.num_outputs, binary,
-                                         plan.natural_plan(), global_batch, cfg.seed, mixup=cfg.mixup)
-        switch = defer_epoch(epochs)
-        run_fit = deferred_fit(fit_on, natural_ds, train_ds, switch)
-        deferring = f", photos drawn as they are until epoch {switch}, rebalanced from epoch {switch + 1}"
+    run_fit, switch = fit_for_plan(fit_on, train_ds, plan, epochs, lambda: training_dataset(
+        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan.natural_plan(), global_batch,
+        cfg.seed, mixup=cfg.mixup)[0])
+    deferring = f", photos drawn as they are until epoch {switch}, rebalanced from epoch {switch + 1}" if switch else ""
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
     mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
