@@ -92,13 +92,13 @@ PHONE_PHOTOS = int(os.environ.get("BENCH_PHONE_PHOTOS", "300"))
 PHONE_LOOP_PHOTOS = 60  # the one-thread full-decode baseline is slow: timed on the first 60
 PHONE_PASSES = 3  # passes of each parallel pipeline over the phone photos, alternated
 PHONE_NOTE = (
-    'Phone photos: a tf.data first pass takes either about 10.2 s (29.3 img/s, a third of the CPU idle) o'
-    'r 6.4-6.5 s (46-47 img/s, both cores busy) on the same 300 photos, in no fixed order (passes in one '
-    'process 2026-12-05: 29.3, 46.4, 47.3; 46.3, 29.3; with 2 parallel decode calls instead of AUTOTUNE 2'
-    '9.3 on all four passes, with 8: 46.5, 29.3, 46.2, 29.3), while a 2-thread pool over the same decode '
-    "runs 43-45 img/s every pass; the three passes' median is the figure. image_dataset_from_directory ra"
-    "n 29.3-34.8 img/s. A first seefood train decodes in the audit's thread pool (the second-train row: 3"
-    '00 photos in 6.8 s, 44 img/s), not in tf.data.'
+    "Phone photos: a tf.data first pass takes either about 10.2 s (29.3 img/s, a third of the CPU idle) or "
+    "6.4-6.5 s (46-47 img/s, both cores busy) on the same 300 photos, in no fixed order (passes in one process "
+    "2026-12-05: 29.3, 46.4, 47.3; 46.3, 29.3; with 2 parallel decode calls instead of AUTOTUNE 29.3 on all four "
+    "passes, with 8: 46.5, 29.3, 46.2, 29.3), while a 2-thread pool over the same decode runs 43-45 img/s every "
+    "pass; the three passes' median is the figure. image_dataset_from_directory ran 29.3-34.8 img/s. A first "
+    "seefood train decodes in the audit's thread pool (the second-train row: 300 photos in 6.8 s, 44 img/s), "
+    "not in tf.data."
 )
 PHONE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-phone-photos"
 

@@ -138,8 +138,8 @@ def test_the_run_and_its_threshold_folds_choose_their_fit_by_the_plan():
         calls.append((ds, initial_epoch, epochs))
         return SimpleNamespace(history={"loss": [0.0] * (epochs - initial_epoch)})
 
-    def natural():
-        built.append("natural")
+    def natural(plan):
+        built.append(plan.strategy)
         return "natural"
 
     fit, switch = fit_for_plan(fit_on, "balanced", plan_balance("oversample+class_weight", [80, 10]), 30, natural)
@@ -148,4 +148,4 @@ def test_the_run_and_its_threshold_folds_choose_their_fit_by_the_plan():
     calls.clear()
     fit, switch = fit_for_plan(fit_on, "balanced", plan_balance("deferred", [80, 10]), 30, natural)
     fit(epochs=30)
-    assert switch == 20 and built == ["natural"] and calls == [("natural", 0, 20), ("balanced", 20, 30)]
+    assert switch == 20 and built == ["none"] and calls == [("natural", 0, 20), ("balanced", 20, 30)]

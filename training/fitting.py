@@ -102,9 +102,14 @@ def fit_phases(model, backbone, cfg: TrainConfig, task, plan, strategy, steps: i
             compile_model(model, cfg, task, plan, steps, fine, cfg.learning_rate / 10)
         done = len(histories[0].history.get("loss", []))
         histories.append(fit(epochs=done + fine, initial_epoch=done))
+    return merged_history(histories)
+
+
+def merged_history(parts) -> dict[str, list[float]]:
+    """One history from several ``model.fit`` results (phases, or the two streams of a deferred plan)."""
     history: dict[str, list[float]] = {}
-    for h in histories:
-        for key, values in h.history.items():
+    for part in parts:
+        for key, values in part.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     return history
 
@@ -178,24 +183,21 @@ def deferred_fit(fit_on, natural, balanced, switch: int):
             parts.append(fit_on(natural, epochs=min(switch, epochs), initial_epoch=initial_epoch, **kw))
         if epochs > max(switch, initial_epoch):
             parts.append(fit_on(balanced, epochs=epochs, initial_epoch=max(switch, initial_epoch), **kw))
-        history: dict[str, list[float]] = {}
-        for part in parts:
-            for key, values in part.history.items():
-                history.setdefault(key, []).extend(values)
-        return SimpleNamespace(history=history)
+        return SimpleNamespace(history=merged_history(parts))
 
     return fit
 
 
-def fit_for_plan(fit_on, train_ds, plan, epochs: int, natural_dataset):
+def fit_for_plan(fit_on, train_ds, plan, epochs: int, dataset_for):
     """(fit, switch): the ``fit(**kw)`` that fit_phases runs for ``plan``, and the epoch a deferred plan
-    rebalances from (None otherwise). ``natural_dataset()`` builds the stream drawn as the photos are;
-    it is only called for ``--balance deferred``. The run's model and the threshold folds' models both
-    train through this, so they follow the same recipe."""
+    rebalances from (None otherwise). ``dataset_for(plan)`` builds a training stream for a plan (the one
+    that built ``train_ds``); for ``--balance deferred`` it is called once more for the stream drawn as the
+    photos are. The run's model and the threshold folds' models both train through this, so they follow
+    the same recipe."""
     if not plan.deferred:
         return (lambda **kw: fit_on(train_ds, **kw)), None
     from training.balance import defer_epoch
 
     switch = defer_epoch(epochs)
-    return deferred_fit(fit_on, natural_dataset(), train_ds, switch), switch
+    return deferred_fit(fit_on, dataset_for(plan.natural_plan()), train_ds, switch), switch
 

@@ -78,15 +78,14 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
         paths = [items[i]["path"] for i in kept]
         fold_targets = [targets[i] for i in kept]
         plan = plan_balance(cfg.balance, np.bincount(fold_targets, minlength=len(task.classes)).tolist())
-        ds, steps = training_dataset(paths, fold_targets, cfg.image_size, task.num_outputs, binary, plan, batch,
-                                     cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)
+        stream = lambda p: training_dataset(paths, fold_targets, cfg.image_size, task.num_outputs,  # noqa: E731
+                                            binary, p, batch, cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)
+        ds, steps = stream(plan)
         model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed + 7919 * (k + 1),
                                          log=lambda _message: None)
         fit_on = lambda data, **kw: model.fit(data, steps_per_epoch=steps, verbose=0, shuffle=False,  # noqa: E731
                                               callbacks=[keras.callbacks.TerminateOnNaN()], **kw)
-        fit, _ = fit_for_plan(fit_on, ds, plan, epochs, lambda: training_dataset(
-            paths, fold_targets, cfg.image_size, task.num_outputs, binary, plan.natural_plan(), batch,
-            cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)[0])
+        fit, _ = fit_for_plan(fit_on, ds, plan, epochs, lambda p: stream(p)[0])
         fit_phases(model, backbone, cfg, task, plan, strategy, steps, epochs, fit, log=lambda _message: None)
         fold_scores = predict_scores(model, [items[i]["path"] for i in held], cfg.image_size, 64, binary)
         if not np.all(np.isfinite(fold_scores)):

@@ -217,10 +217,11 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     val_paths = [e["path"] for e in splits["val"]]
     val_targets = [e["target"] for e in splits["val"]]
     global_batch = cfg.batch_size * replicas
-    train_ds, steps = training_dataset(
-        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan, global_batch, cfg.seed,
+    stream = lambda p: training_dataset(  # noqa: E731  (dataset, steps) for a balance plan
+        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, p, global_batch, cfg.seed,
         mixup=cfg.mixup,
     )
+    train_ds, steps = stream(plan)
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
     epochs = cfg.epochs or auto_epochs(len(train_paths))
     model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed, _log)
@@ -244,9 +245,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     verbose = 1 if sys.stdout.isatty() else 0  # EpochSummary prints one line per epoch either way
     fit_on = lambda ds, **kw: model.fit(ds, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,  # noqa: E731
                                         shuffle=False, **kw)
-    run_fit, switch = fit_for_plan(fit_on, train_ds, plan, epochs, lambda: training_dataset(
-        train_paths, train_targets, cfg.image_size, task.num_outputs, binary, plan.natural_plan(), global_batch,
-        cfg.seed, mixup=cfg.mixup)[0])
+    run_fit, switch = fit_for_plan(fit_on, train_ds, plan, epochs, lambda p: stream(p)[0])
     deferring = f", photos drawn as they are until epoch {switch}, rebalanced from epoch {switch + 1}" if switch else ""
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
