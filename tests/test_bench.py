@@ -192,3 +192,51 @@ def test_alternated_median_interleaves_the_passes_and_keeps_each_ones_median():
     assert calls == ["ours", "theirs"] * 3  # a neighbour's burst lands on both, not on one pipeline's only pass
     assert ours["images_per_s"] == 40.0 and theirs["images_per_s"] == 30.0  # medians, the slowed passes outvoted
     assert ours["passes"] == [40.0, 12.0, 46.0] and theirs["passes"] == [30.0, 35.0, 9.0]
+
+
+def test_quality_jobs_share_the_cores_and_one_job_keeps_them_all():
+    from bench.quality import thread_env
+
+    assert thread_env(1, cores=16) == {}
+    shared = thread_env(4, cores=16)
+    assert shared["TF_NUM_INTRAOP_THREADS"] == shared["OMP_NUM_THREADS"] == "4"
+    assert thread_env(3, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"  # never 0 threads
+
+
+def test_quality_runs_pending_trainings_side_by_side_and_records_every_row(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from bench import quality
+
+    data = tmp_path / "data"
+    for split in ("train", "test"):
+        for cls in ("a", "b", "c", "d", "e"):
+            (data / "toy" / split / cls).mkdir(parents=True)
+    monkeypatch.setattr(quality, "DATA", data)
+    monkeypatch.setattr(quality, "SETS", ("toy",))
+    monkeypatch.setitem(quality.POSITIVE, "toy", "c")
+    monkeypatch.setattr(quality, "build_task", lambda set_name, family, tasks: tasks / f"{set_name}-{family}")
+    running, most = [], [0]
+    lock = threading.Lock()
+
+    def fake_train(task, recipe, seed, runs_dir, extra, jobs):
+        with lock:
+            running.append(seed)
+            most[0] = max(most[0], len(running))
+        time.sleep(0.2)
+        with lock:
+            running.remove(seed)
+        return {"minority_f1": 0.5 + seed / 10, "pr_auc": 0.5, "macro_f1": 0.5, "smallest_recall": 0.5,
+                "unknown_share": 0.0, "seconds": 1.0, "epochs": 1, "threshold": 0.5, "warnings": []}
+
+    monkeypatch.setattr(quality, "run_seefood", fake_train)
+    out = tmp_path / "out"
+    quality.main(["--out", str(out), "--sets", "toy", "--families", "binary", "--seeds", "0", "1", "2", "3",
+                  "--recipes", "default", "--jobs", "2", "--label", "j"])
+    rows = quality.load_results(out / "results.jsonl")
+    assert sorted(r["seed"] for r in rows) == [0, 1, 2, 3] and {r["jobs"] for r in rows} == {2}
+    assert most[0] == 2  # two at once, never more
+    quality.main(["--out", str(out), "--sets", "toy", "--families", "binary", "--seeds", "0", "1", "2", "3",
+                  "--recipes", "default", "--jobs", "2", "--label", "j"])
+    assert len(quality.load_results(out / "results.jsonl")) == 4  # finished rows are not trained again

@@ -265,28 +265,31 @@ def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys):
 
 
 def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_out(tmp_path, capsys):
-    """Two runs that differ only in --tail-adjust train the same weights (same seed): the adjusted model's
-    output bias is the other's plus the recorded offsets, so its decisions are argmax(log p + offsets),
-    and --init-from the adjusted run starts from the unadjusted bias."""
+    """Two runs that differ only in --tail-adjust (0 and the default) train the same weights (same seed): the
+    adjusted model's output bias is the other's plus the recorded offsets, so its decisions are
+    argmax(log p + offsets), and --init-from the adjusted run starts from the unadjusted bias."""
     from training.balance import tail_offsets
-    from training.config import TrainConfig
+    from training.config import DEFAULT_TAIL_ADJUST, TrainConfig
     from training.fitting import init_from
     from training.models import build_model
     from training.run_io import load_run
     from training.train import train
 
     data = write_class_folder(tmp_path / "data", {"apple_pie": 40, "baklava": 16, "ribs": 8}, seed=6)
+    tau = DEFAULT_TAIL_ADJUST
+    assert tau > 0  # multi-class runs get a head start unless asked not to (--tail-adjust 0)
     runs = {}
-    for tau in (0.0, 1.0):
-        runs[tau] = train(TrainConfig(data_dir=str(data), out=str(tmp_path / f"run{tau:g}"), image_size=32, epochs=1,
-                                      batch_size=8, val_fraction=0.2, test_fraction=0.2, augment="none", tail_adjust=tau))
+    for name, options in (("plain", {"tail_adjust": 0.0}), ("default", {})):
+        runs[name] = train(TrainConfig(data_dir=str(data), out=str(tmp_path / name), image_size=32, epochs=1,
+                                       batch_size=8, val_fraction=0.2, test_fraction=0.2, augment="none", **options))
     printed = capsys.readouterr().out
-    assert "no head start for small classes" in printed and "head start for smaller classes (--tail-adjust 1:" in printed
-    plain, adjusted = load_run(runs[0.0]), load_run(runs[1.0])
+    assert "no head start for small classes" in printed
+    assert f"head start for smaller classes (--tail-adjust {tau:g}:" in printed
+    plain, adjusted = load_run(runs["plain"]), load_run(runs["default"])
     record = adjusted.raw["tail_adjust"]
     counts = [record["train_counts"][c] for c in adjusted.classes]
     assert counts == [sum(1 for _, t in adjusted.splits["train"] if t == i) for i in range(3)]
-    offsets = np.asarray(tail_offsets(counts, 1.0))
+    offsets = np.asarray(tail_offsets(counts, tau))
     assert [record["offsets"][c] for c in adjusted.classes] == pytest.approx(offsets, abs=1e-6)
     assert offsets[2] > offsets[1] > 0 == offsets[0]  # ribs (fewest photos) gets the largest head start
     assert plain.raw["tail_adjust"]["tau"] == 0.0 and not any(plain.raw["tail_adjust"]["offsets"].values())
@@ -300,19 +303,19 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     assert (np.argmax(p1, 1) == 2).sum() >= (np.argmax(p0, 1) == 2).sum()
 
     fresh, _ = build_model("small_cnn", 32, 3, False, "none")
-    init_from(fresh, runs[1.0], SimpleNamespace(classes=adjusted.classes))
+    init_from(fresh, runs["default"], SimpleNamespace(classes=adjusted.classes))
     assert fresh.get_layer("logits").get_weights()[1] == pytest.approx(b0, abs=1e-5)
-    report = (runs[1.0] / "report.md").read_text()
-    assert "--tail-adjust 1" in report and "ribs +" in report
+    report = (runs["default"] / "report.md").read_text()
+    assert f"--tail-adjust {tau:g}" in report and "ribs +" in report
 
     from seefood.cli import main  # the exported model carries the head start: the bundle decides as the run did
 
     bundle = tmp_path / "bundle"
-    assert main(["export", str(runs[1.0]), "--out", str(bundle), "--quantize", "float32"]) == 0
+    assert main(["export", str(runs["default"]), "--out", str(bundle), "--quantize", "float32"]) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["tail_adjust"]["offsets"] == record["offsets"] and manifest["verification"]["passed"]
     readme = (bundle / "README.md").read_text()
-    assert "head start" in readme and f"`--tail-adjust 1`: baklava +{offsets[1]:.2f}, ribs +{offsets[2]:.2f}" in readme
+    assert "head start" in readme and f"`--tail-adjust {tau:g}`: baklava +{offsets[1]:.2f}, ribs +{offsets[2]:.2f}" in readme
 
 
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):

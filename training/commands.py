@@ -29,7 +29,8 @@ def register(subparsers) -> None:
                    help="blend training photos in pairs, lambda ~ Beta(ALPHA, ALPHA) (0: off)")
     p.add_argument("--tail-adjust", type=float, default=defaults.tail_adjust, metavar="TAU",
                    help="multi-class: a head start of TAU*log(n_largest/n_class) on each smaller class's logit, for more "
-                        "recall on small classes at some cost to the large ones (0: plain argmax; docs/quality.md)")
+                        "recall on small classes at some cost to the large ones (default %(default)s; 0: plain argmax; "
+                        "docs/quality.md)")
     p.add_argument("--balance", choices=BALANCES, default=defaults.balance)
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="focal down-weights easy examples")
     p.add_argument("--positive", metavar="CLASS", help="binary task: CLASS against all other classes merged")
