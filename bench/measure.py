@@ -86,19 +86,21 @@ def _rate(count: int, seconds: float) -> dict:
     return {"images": count, "seconds": seconds, "images_per_s": count / seconds if seconds > 0 else float("inf")}
 
 
-def alternated_median(first, second, passes: int) -> tuple[dict, dict]:
-    """Run ``first()`` and ``second()`` (each returning a ``_rate`` dict) in turn ``passes`` times; each
-    one's median pass, with every pass's images/s under ``passes``. Alternating spreads a neighbour's
-    load over both, where back-to-back single passes hand it to whichever ran while it lasted."""
-    runs: tuple[list[dict], list[dict]] = ([], [])
+def alternated_median(*runs_and_passes) -> tuple[dict, ...]:
+    """``alternated_median(first, second, ..., passes)``: run each function (each returning a ``_rate``
+    dict) in turn, ``passes`` times over; each one's median pass, with every pass's images/s under
+    ``passes``. Alternating spreads a neighbour's load over all of them, where back-to-back single passes
+    hand it to whichever ran while it lasted."""
+    *functions, passes = runs_and_passes
+    runs: list[list[dict]] = [[] for _ in functions]
     for _ in range(passes):
-        runs[0].append(first())
-        runs[1].append(second())
+        for results, function in zip(runs, functions):
+            results.append(function())
     out = []
     for results in runs:
         ranked = sorted(results, key=lambda r: r["images_per_s"])
         out.append(dict(ranked[len(ranked) // 2], passes=[r["images_per_s"] for r in results]))
-    return out[0], out[1]
+    return tuple(out)
 
 
 def pillow_loop(paths: list[str], image_size: int) -> dict:
@@ -152,6 +154,23 @@ def tfdata_pipeline(paths: list[str], targets: list[int], image_size: int, batch
     with empty_cache():
         ds = labelled_dataset(paths, targets, image_size, 1, True).batch(batch_size).prefetch(AUTOTUNE)
         start = time.perf_counter()
+        count = sum(int(x.shape[0]) for x, _ in ds)
+        return _rate(count, time.perf_counter() - start)
+
+
+def train_first_pass(folder: Path, image_size: int, batch_size: int = 32) -> dict:
+    """The first pass of ``seefood train`` over photos it has never seen, in this process: the audit
+    (every photo hashed, checked and decoded into an empty decoded-photo cache, in its thread pool:
+    ``training.dataset.discover``), then the training stream's pass, which reads the audit's pixels."""
+    from training.dataset import discover
+    from training.pipeline import AUTOTUNE, labelled_dataset
+
+    with empty_cache():
+        start = time.perf_counter()
+        inventory = discover(folder, image_size=image_size, val_fraction=0.0, test_fraction=0.0)
+        paths = [e.path for e in inventory.examples]
+        targets = [inventory.folder_classes.index(e.folder_class) for e in inventory.examples]
+        ds = labelled_dataset(paths, targets, image_size, 1, True).batch(batch_size).prefetch(AUTOTUNE)
         count = sum(int(x.shape[0]) for x, _ in ds)
         return _rate(count, time.perf_counter() - start)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import measure
+from conftest import write_class_folder
 from bench.results import Row, machine_info, skipped, verdict, write_results
 
 
@@ -192,6 +193,23 @@ def test_alternated_median_interleaves_the_passes_and_keeps_each_ones_median():
     assert calls == ["ours", "theirs"] * 3  # a neighbour's burst lands on both, not on one pipeline's only pass
     assert ours["images_per_s"] == 40.0 and theirs["images_per_s"] == 30.0  # medians, the slowed passes outvoted
     assert ours["passes"] == [40.0, 12.0, 46.0] and theirs["passes"] == [30.0, 35.0, 9.0]
+    calls.clear()
+    a, b, c = alternated_median(timed("a", [1.0, 3.0]), timed("b", [5.0, 4.0]), timed("c", [7.0, 8.0]), 2)
+    assert calls == ["a", "b", "c"] * 2 and [a["passes"], b["passes"], c["passes"]] == [[1.0, 3.0], [5.0, 4.0], [7.0, 8.0]]
+
+
+def test_train_first_pass_audits_into_an_empty_cache_then_streams_every_photo(tmp_path, monkeypatch):
+    from bench import measure
+    from seefood import decoded_cache
+
+    data = write_class_folder(tmp_path / "photos", {"a": 6, "b": 4})
+    monkeypatch.setenv(decoded_cache.ENV_DIR, str(tmp_path / "user-cache"))
+    before = decoded_cache.COUNTS.snapshot()
+    result = measure.train_first_pass(data, 32)
+    after = decoded_cache.COUNTS.snapshot()
+    assert result["images"] == 10 and result["images_per_s"] > 0
+    assert after[1] - before[1] == 10 and after[0] - before[0] == 10  # decoded once by the audit, read back by the stream
+    assert not (tmp_path / "user-cache").exists()  # never the user's cache
 
 
 def test_quality_jobs_share_the_cores_and_one_job_keeps_them_all():
