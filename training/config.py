@@ -19,8 +19,8 @@ DEFAULT_IMAGE_SIZE = {"small_cnn": 128, "mobilenet_v3_small": 224, "mobilenet_v3
 # tasks) -> 24,000 (60): binary F1 0.587 -> 0.612, PR-AUC 0.610 -> 0.645 over 4 sets x 3 seeds (docs/quality.md).
 BUDGET_IMAGES = 24_000
 # Multi-class head start for smaller classes: on 60-epoch runs 0.75 raised the long tail's smallest-class
-# recall 0.363 -> 0.442 and macro-F1 on 11 of 12 runs; the default's own seed-0 runs were level with the
-# previous default (docs/quality.md, "The default since 2026-12-06").
+# recall 0.363 -> 0.442 and macro-F1 on 11 of 12 runs; trained as the default itself (12 runs): recall 0.407,
+# macro-F1 0.586 -> 0.614 (docs/quality.md, "The default since 2026-12-06").
 DEFAULT_TAIL_ADJUST = 0.75
 MIN_EPOCHS, MAX_EPOCHS = 30, 60  # 15 epochs on food5 at 1:8 (1,434 training photos): test F1 0.68; 30: 0.75
 
