@@ -111,6 +111,10 @@ def test_quality_tasks_are_symlinked_subsamples_of_the_right_shape(tmp_path, mon
     assert count(tiny, "train") == {"c": 14, "not_c": 100}
     longtail = quality.build_task("toy", "longtail", tasks)
     assert sorted(count(longtail, "train").values(), reverse=True) == list(quality.LONGTAIL)
+    held_out = quality.build_task("toy", "longtail2", tasks)
+    shape = count(held_out, "train")
+    assert sorted(shape.values(), reverse=True) == list(quality.LONGTAIL)
+    assert min(shape, key=shape.get) != min(count(longtail, "train"), key=count(longtail, "train").get)
     assert quality.build_task("toy", "binary", tasks) == binary  # built once, reused
 
 
