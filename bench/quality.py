@@ -117,7 +117,8 @@ def build_task(set_name: str, family: str, tasks_dir: Path) -> Path:
 
 def _held_out_roles(set_name: str) -> list[str]:
     """The classes of ``longtail2``, largest role first: in reverse name order, each role taking the first class
-    not yet used that has the photos for it (so the smallest role falls to a class ``longtail`` did not give it)."""
+    not yet used that has the photos for it (on every set here the smallest role goes to another class than in
+    ``longtail``)."""
     sizes = {c: len(_photos(set_name, "train", c)) for c in _classes(set_name)}
     roles: list[str] = []
     for count in LONGTAIL:
@@ -320,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="the default recipe on food5 and flowers5, every family, one seed")
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
-    parser.add_argument("--families", nargs="+", choices=FAMILIES + HELD_OUT_FAMILIES,
-                        default=list(FAMILIES))
+    parser.add_argument("--families", nargs="+", choices=FAMILIES + HELD_OUT_FAMILIES, default=list(FAMILIES),
+                        help=f"default: {' '.join(FAMILIES)}; {' '.join(HELD_OUT_FAMILIES)} only when named")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
     parser.add_argument("--label", default="", help="tag rows (e.g. the recipe version being compared)")
