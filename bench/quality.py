@@ -14,8 +14,8 @@ is judged on the same test photos and each recipe carves its own validation spli
 - longtail2 (opt-in, not in the full run): the long tail again with other photos and other classes in each role
   (classes taken in reverse name order, photos drawn in another order), to check a decision chosen on ``longtail``.
 
-Recipes: ``default`` is ``seefood train`` as a user runs it; ``plain`` is no rebalancing and no augmentation judged
-at 0.5 / argmax (the articles' recipe); ``reference`` is ../shared/reference/one_file_recipe.py (binary tasks only:
+Recipes: ``default`` is ``seefood train`` as a user runs it; ``plain`` is no rebalancing, no augmentation and no
+label smoothing, judged at 0.5 / argmax (the articles' recipe); ``reference`` is ../shared/reference/one_file_recipe.py (binary tasks only:
 it merges every class but the smallest). Each training runs as its own process, one at a time by default (each
 run's time is then its own); ``--jobs N`` runs N side by side, each given its share of the cores (``thread_env``), which
 finishes the whole benchmark sooner on a machine with cores to spare. Every finished training is appended to
@@ -147,7 +147,7 @@ def run_seefood(task: Path, recipe: str, seed: int, runs_dir: Path, extra: list[
     out = runs_dir / f"{task.name}-{recipe}-s{seed}"
     args = [sys.executable, "-m", "seefood", "train", str(task), "--out", str(out), "--seed", str(seed), "--force"]
     if recipe == "plain":
-        args += ["--balance", "none", "--augment", "none"]
+        args += ["--balance", "none", "--augment", "none", "--label-smoothing", "0"]
     args += extra
     started = time.time()
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,

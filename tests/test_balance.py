@@ -79,6 +79,42 @@ def test_logit_adjustment_draws_photos_as_they_are_and_demands_a_margin_for_rare
     assert binary == pytest.approx(np.log1p(9.0), rel=1e-3)
 
 
+def test_label_smoothing_stops_rewarding_a_memorised_photo_past_its_target_and_leaves_binary_alone():
+    """Multi-class: with smoothing s over K classes the loss is lowest at p(true) = 1 - s + s/K, so a photo
+    seen again and again cannot keep pushing its own logit up. Binary tasks ignore the option."""
+    from training.fitting import loss_for
+    from training.keras_metrics import LogitAdjustedCrossentropy
+
+    y = np.array([[0.0, 1.0, 0.0]], dtype="float32")
+
+    def scores(p_true):
+        rest = (1.0 - p_true) / 2
+        return np.array([[rest, p_true, rest]], dtype="float32")
+
+    smoothed, hard = loss_for("crossentropy", binary=False, label_smoothing=0.1), loss_for("crossentropy", binary=False)
+    target = 1 - 0.1 + 0.1 / 3
+    assert float(smoothed(y, scores(target))) < float(smoothed(y, scores(0.999))) - 0.05  # sure-er is now worse
+    assert float(hard(y, scores(0.999))) < float(hard(y, scores(target)))  # without smoothing it is better
+    for p_true in (0.5, target, 0.99):  # the logit-adjusted loss smooths alike (uniform priors: plain CE)
+        adjusted = LogitAdjustedCrossentropy([1 / 3] * 3, binary=False, label_smoothing=0.1)
+        assert float(adjusted(y, scores(p_true))) == pytest.approx(float(smoothed(y, scores(p_true))), rel=1e-4)
+    focal = loss_for("focal", binary=False, label_smoothing=0.1)
+    assert float(focal(y, scores(0.999))) > float(loss_for("focal", binary=False)(y, scores(0.999)))
+    yb, pb = np.array([[1.0]], dtype="float32"), np.array([[0.999]], dtype="float32")
+    assert float(loss_for("crossentropy", binary=True, label_smoothing=0.1)(yb, pb)) == pytest.approx(
+        float(loss_for("crossentropy", binary=True)(yb, pb)))
+    assert LogitAdjustedCrossentropy([0.9, 0.1], binary=True, label_smoothing=0.1).label_smoothing == 0.0
+
+
+def test_label_smoothing_out_of_range_is_refused_with_the_option_named():
+    from seefood.errors import InputError
+    from training.config import TrainConfig
+
+    for bad in (-0.1, 0.5, 1.0):
+        with pytest.raises(InputError, match="--label-smoothing"):
+            TrainConfig(data_dir="photos", out="run", label_smoothing=bad)
+
+
 def test_tail_offsets_give_smaller_classes_a_head_start_in_proportion_to_log_counts():
     from training.balance import describe_tail_adjust, tail_offsets
 

@@ -321,9 +321,11 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):
     from training.config import SAVED_BEFORE, TrainConfig
 
-    saved = TrainConfig(data_dir="photos", out="runs/a", tail_adjust=0.7).to_dict()
+    saved = TrainConfig(data_dir="photos", out="runs/a", tail_adjust=0.7, label_smoothing=0.2).to_dict()
     (tmp_path / "new.json").write_text(json.dumps(saved))
-    assert TrainConfig.load(tmp_path / "new.json").tail_adjust == 0.7
+    new = TrainConfig.load(tmp_path / "new.json")
+    assert new.tail_adjust == 0.7 and new.label_smoothing == 0.2
     (tmp_path / "old.json").write_text(json.dumps({k: v for k, v in saved.items() if k not in SAVED_BEFORE}))
     old = TrainConfig.load(tmp_path / "old.json")
     assert old.tail_adjust == SAVED_BEFORE["tail_adjust"] == 0.0 and old.learning_rate == saved["learning_rate"]
+    assert old.label_smoothing == SAVED_BEFORE["label_smoothing"] == 0.0

@@ -29,17 +29,21 @@ def metrics_for(binary: bool, num_classes: int):
     return [keras.metrics.CategoricalAccuracy(name="accuracy"), MacroRecall(num_classes, name="macro_recall")]
 
 
-def loss_for(kind: str, binary: bool, plan=None):
+def loss_for(kind: str, binary: bool, plan=None, label_smoothing: float = 0.0):
+    """The training (and validation) loss; ``label_smoothing`` applies to multi-class tasks only."""
     import keras
 
+    smoothing = 0.0 if binary else float(label_smoothing)
     if plan is not None and plan.logit_adjusted:
         from training.keras_metrics import LogitAdjustedCrossentropy
 
-        return LogitAdjustedCrossentropy(plan.raw_mix, binary)
+        return LogitAdjustedCrossentropy(plan.raw_mix, binary, label_smoothing=smoothing)
 
     if kind == "focal":
-        return keras.losses.BinaryFocalCrossentropy(gamma=2.0) if binary else keras.losses.CategoricalFocalCrossentropy(gamma=2.0)
-    return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy()
+        if binary:
+            return keras.losses.BinaryFocalCrossentropy(gamma=2.0)
+        return keras.losses.CategoricalFocalCrossentropy(gamma=2.0, label_smoothing=smoothing)
+    return keras.losses.BinaryCrossentropy() if binary else keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
 
 
 def phase_lengths(cfg: TrainConfig, epochs: int, transfer: bool) -> tuple[int, int]:
@@ -61,7 +65,7 @@ def compile_model(model, cfg: TrainConfig, task, plan, steps: int, phase_epochs:
         0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
         warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-                  loss=loss_for(cfg.loss, binary, plan), metrics=metrics_for(binary, task.num_outputs))
+                  loss=loss_for(cfg.loss, binary, plan, cfg.label_smoothing), metrics=metrics_for(binary, task.num_outputs))
 
 
 def build_compiled(cfg: TrainConfig, task, plan, strategy, steps: int, epochs: int, seed: int, log=print):

@@ -48,10 +48,12 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
     Training on the natural class mix with this loss leaves the model's own scores balanced.
     """
 
-    def __init__(self, priors: list[float], binary: bool, name: str = "logit_adjusted_crossentropy", **kwargs):
+    def __init__(self, priors: list[float], binary: bool, name: str = "logit_adjusted_crossentropy",
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(name=name, **kwargs)
         self.priors = [float(p) for p in priors]
         self.binary = binary
+        self.label_smoothing = 0.0 if binary else float(label_smoothing)
 
     def call(self, y_true, y_pred):
         eps = 1e-7
@@ -62,7 +64,10 @@ class LogitAdjustedCrossentropy(keras.losses.Loss):
             logits = ops.log(p) - ops.log(1.0 - p) + offset
             return ops.mean(ops.binary_crossentropy(y_true, logits, from_logits=True), axis=-1)
         logits = ops.log(p) + ops.convert_to_tensor(np.log(self.priors), dtype="float32")
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / len(self.priors)
         return ops.categorical_crossentropy(y_true, logits, from_logits=True)
 
     def get_config(self):
-        return {**super().get_config(), "priors": self.priors, "binary": self.binary}
+        return {**super().get_config(), "priors": self.priors, "binary": self.binary,
+                "label_smoothing": self.label_smoothing}

@@ -233,7 +233,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         stopper = RunEarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
                                    restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
-        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, loss_for(cfg.loss, binary, plan)),
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, loss_for(cfg.loss, binary, plan, cfg.label_smoothing)),
         keras.callbacks.TerminateOnNaN(),
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
@@ -250,6 +250,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
     mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
+    if cfg.label_smoothing and not binary:
+        mixing += f", label smoothing {cfg.label_smoothing:g}"
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
          f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}{deferring}")
     try:
