@@ -318,6 +318,21 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     assert "head start" in readme and f"`--tail-adjust {tau:g}`: baklava +{offsets[1]:.2f}, ribs +{offsets[2]:.2f}" in readme
 
 
+def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_config(tmp_path, capsys):
+    from seefood.cli import main
+
+    data = write_class_folder(tmp_path / "data", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                 "--augment", "none", "--label-smoothing", "0.2"]) == 0
+    assert ", label smoothing 0.2" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["label_smoothing"] == 0.2
+    import keras
+
+    model = keras.saving.load_model(run / "model.keras", compile=True)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+
+
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):
     from training.config import SAVED_BEFORE, TrainConfig
 
