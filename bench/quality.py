@@ -15,11 +15,11 @@ is judged on the same test photos and each recipe carves its own validation spli
   (classes taken in reverse name order, photos drawn in another order), to check a decision chosen on ``longtail``.
 
 Recipes: ``default`` is ``seefood train`` as a user runs it; ``plain`` is no rebalancing, no augmentation and no
-label smoothing, judged at 0.5 / argmax (the articles' recipe); ``reference`` is ../shared/reference/one_file_recipe.py (binary tasks only:
-it merges every class but the smallest). Each training runs as its own process, one at a time by default (each
-run's time is then its own); ``--jobs N`` runs N side by side, each given its share of the cores (``thread_env``), which
-finishes the whole benchmark sooner on a machine with cores to spare. Every finished training is appended to
-OUT/results.jsonl, so an interrupted benchmark resumes.
+label smoothing, judged at 0.5 / argmax (the articles' recipe); ``reference`` is
+../shared/reference/one_file_recipe.py (binary tasks only: it merges every class but the smallest). Each training
+runs as its own process, one at a time by default (each run's time is then its own); ``--jobs N`` runs N side by
+side, each given its share of the cores (``thread_env``), which finishes the whole benchmark sooner on a machine with
+cores to spare. Every finished training is appended to OUT/results.jsonl, so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations

@@ -331,6 +331,12 @@ def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_co
 
     model = keras.saving.load_model(run / "model.keras", compile=True)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+    binary = write_class_folder(tmp_path / "binary", {"hotdog": 12, "not_hotdog": 24}, seed=9)
+    assert main(["train", str(binary), "--out", str(tmp_path / "binary_run"), "--image-size", "32", "--epochs", "1",
+                 "--batch-size", "8", "--augment", "none", "--label-smoothing", "0.2"]) == 0
+    assert "--label-smoothing 0.2 is for multi-class tasks" in capsys.readouterr().out  # said, not silently dropped
+    loss = keras.saving.load_model(tmp_path / "binary_run" / "model.keras").loss.get_config()
+    assert loss["name"] == "binary_crossentropy" and loss["label_smoothing"] == 0.0
 
 
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):

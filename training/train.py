@@ -252,6 +252,9 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
     if cfg.label_smoothing and not binary:
         mixing += f", label smoothing {cfg.label_smoothing:g}"
+    elif cfg.label_smoothing:
+        _log(f"Note: --label-smoothing {cfg.label_smoothing:g} is for multi-class tasks; this binary task trains on "
+             "hard targets (its threshold is chosen on validation scores instead)")
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
          f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}{deferring}")
     try:
