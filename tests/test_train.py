@@ -319,6 +319,8 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
 
 
 def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_config(tmp_path, capsys):
+    import keras
+
     from seefood.cli import main
 
     data = write_class_folder(tmp_path / "data", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
@@ -327,8 +329,6 @@ def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_co
                  "--augment", "none", "--label-smoothing", "0.2"]) == 0
     assert ", label smoothing 0.2" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["label_smoothing"] == 0.2
-    import keras
-
     model = keras.saving.load_model(run / "model.keras", compile=True)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
     binary = write_class_folder(tmp_path / "binary", {"hotdog": 12, "not_hotdog": 24}, seed=9)

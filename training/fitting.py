@@ -65,7 +65,8 @@ def compile_model(model, cfg: TrainConfig, task, plan, steps: int, phase_epochs:
         0.0 if warmup else learning_rate, decay_steps=max(1, steps * phase_epochs - warmup), alpha=0.0,
         warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-                  loss=loss_for(cfg.loss, binary, plan, cfg.label_smoothing), metrics=metrics_for(binary, task.num_outputs))
+                  loss=loss_for(cfg.loss, binary, plan, cfg.label_smoothing),
+                  metrics=metrics_for(binary, task.num_outputs))
 
 
 def build_compiled(cfg: TrainConfig, task, plan, strategy, steps: int, epochs: int, seed: int, log=print):

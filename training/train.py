@@ -233,7 +233,8 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
         stopper = RunEarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience, verbose=1,
                                    restore_best_weights=True, start_from_epoch=epochs // 2)
     callbacks = [
-        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs, loss_for(cfg.loss, binary, plan, cfg.label_smoothing)),
+        ValidationMetrics(val_ds, np.asarray(val_targets), binary, task.num_outputs,
+                          loss_for(cfg.loss, binary, plan, cfg.label_smoothing)),
         keras.callbacks.TerminateOnNaN(),
         *([stopper] if stopper else []),
         AtomicCheckpoint(out / "checkpoints" / "last.keras"),
@@ -249,14 +250,14 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     deferring = f", photos drawn as they are until epoch {switch}, rebalanced from epoch {switch + 1}" if switch else ""
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
-    mixing = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""
+    targets = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""  # what softens the training targets
     if cfg.label_smoothing and not binary:
-        mixing += f", label smoothing {cfg.label_smoothing:g}"
+        targets += f", label smoothing {cfg.label_smoothing:g}"
     elif cfg.label_smoothing:
         _log(f"Note: --label-smoothing {cfg.label_smoothing:g} is for multi-class tasks; this binary task trains on "
              "hard targets (its threshold is chosen on validation scores instead)")
     _log(f"Training {cfg.model} at {cfg.image_size}px for {epochs} epochs{budget}{stopping}: {steps} steps of "
-         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{mixing}{deferring}")
+         f"{global_batch}, learning rate {cfg.learning_rate:g} with warm-up and cosine decay{targets}{deferring}")
     try:
         history = fit_phases(model, backbone, cfg, task, plan, strategy, steps, epochs, run_fit, _log)
     except KeyboardInterrupt:
