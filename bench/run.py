@@ -101,7 +101,16 @@ PHONE_NOTE = (
     "not in tf.data, so its first pass is the audit plus a stream pass that reads the audit's pixels: that is the "
     "row judged against the target. Worker processes instead of the audit's 4 threads did not help (2026-12-06, "
     "median of 3 alternated passes: 2 spawned processes 41.6 img/s, 4 threads 44.8): the GIL is not what limits it, "
-    "entropy-decoding 4 MB of JPEG per photo on 2 cores is."
+    "entropy-decoding 4 MB of JPEG per photo on 2 cores is. What that leaves, step by step, in one thread "
+    "(`python -m bench.decode_ceiling`, 40 of these photos, fastest of 3 rounds; 2026-12-07, two runs): hashing "
+    "3.3 ms, the DCT-scaled decode + crop + resize 46-56 ms, against 93-94 ms for TensorFlow's full decode + resize "
+    "as image_dataset_from_directory runs it. At 1/8 scale libjpeg still entropy-decodes every coefficient, so the "
+    "scaled decode costs half of a full one, not 1/64 (TensorFlow's own decode_jpeg at ratio 8: 49 ms, no faster). "
+    "Hash + decode + resize alone would be 1.56-1.91x image_dataset_from_directory that day and 1.44x on "
+    "2026-12-06 (a scratch version of the same timing: 4.0 + 38.2 ms against 60.5 ms; simplejpeg 1.8.2's scaled "
+    "decode, not a dependency, 4% faster than Pillow's); the pipeline's thread pool, cache writes, hash index and "
+    "stream pass come on top (the row above: 1.24x). The machine's state moves the ceiling more than the "
+    "remaining overhead: Pillow's full decode took 82 ms on 2026-12-06 and 188-205 ms on 2026-12-07."
 )
 PHONE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-phone-photos"
 

@@ -262,3 +262,66 @@ def test_quality_runs_pending_trainings_side_by_side_and_records_every_row(tmp_p
     quality.main(["--out", str(out), "--sets", "toy", "--families", "binary", "--seeds", "0", "1", "2", "3",
                   "--recipes", "default", "--jobs", "2", "--label", "j"])
     assert len(quality.load_results(out / "results.jsonl")) == 4  # finished rows are not trained again
+
+
+def _copy_run(run, tmp_path):
+    import shutil
+
+    return shutil.copytree(run, tmp_path / run.name)
+
+
+def test_tta_rules_photo_alone_reproduces_the_run_and_the_mirror_rescores_both_splits(tiny_binary_run,
+                                                                                       tiny_multiclass_run):
+    import numpy as np
+
+    from bench.tta_rules import rows_for, summary
+    from training.metrics import classification_metrics
+    from training.run_io import load_run, load_scores
+
+    binary = rows_for(tiny_binary_run)
+    run = load_run(tiny_binary_run)
+    # the threshold chosen again on the photo-alone validation scores is the one training chose
+    assert binary["alone"]["threshold"] == pytest.approx(run.threshold, abs=1e-6)
+    _, labels, scores = load_scores(tiny_binary_run)["test"]
+    assert binary["alone"]["f1"] == pytest.approx(classification_metrics(scores, labels, run.threshold, run.classes)["f1"])
+    assert binary["mirror"] != binary["alone"]  # the mirrored photos were scored (blobs are not symmetric)
+
+    multi = rows_for(tiny_multiclass_run)
+    _, labels, scores = load_scores(tiny_multiclass_run)["test"]
+    assert multi["alone"]["accuracy"] == pytest.approx(float(np.mean(np.argmax(scores, axis=1) == labels)))
+    assert set(multi["mirror"]) == {"smallest_recall", "smallest_f1", "macro_f1", "pr_auc", "accuracy"}
+    table = summary([multi])
+    assert "| **mean over sets** | 1 |" in table and f"{multi['alone']['macro_f1']:.3f}" in table
+
+
+def test_tta_rules_refuses_a_run_whose_model_no_longer_gives_its_saved_scores(tiny_multiclass_run, tmp_path):
+    import numpy as np
+
+    from bench.tta_rules import rows_for
+
+    run = _copy_run(tiny_multiclass_run, tmp_path)
+    with np.load(run / "scores.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["test_scores"] = arrays["test_scores"][:, ::-1].copy()
+    np.savez(run / "scores.npz", **arrays)
+    with pytest.raises(SystemExit, match="differ from scores.npz"):
+        rows_for(run)
+
+
+def test_decode_ceiling_times_the_audits_steps_on_real_files_each_giving_what_it_should(tmp_path):
+    import hashlib
+
+    import numpy as np
+
+    from bench.decode_ceiling import _per_photo_ms, steps
+
+    folder = write_class_folder(tmp_path / "photos", {"a": 2}, size=(96, 128))
+    paths = [str(p) for p in sorted((folder / "a").iterdir())]
+    done = {name: step(paths[0]) for name, step in steps(32)}
+    assert done["seefood: sha256_of(file)"] == hashlib.sha256(open(paths[0], "rb").read()).hexdigest()
+    assert done["seefood: image_size_of (header only)"] == (128, 96)
+    assert done["seefood: load_fitted (DCT-scaled decode + crop + resize)"].shape == (32, 32, 3)
+    assert done["Pillow full decode (the loop's baseline)"].shape == (96, 128, 3)
+    assert np.asarray(done["TensorFlow decode_jpeg full + resize (as image_dataset_from_directory)"]).shape == (32, 32, 3)
+    calls = []
+    assert _per_photo_ms(calls.append, paths) > 0 and calls == paths * 3  # every photo, every round
