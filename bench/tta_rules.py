@@ -103,14 +103,13 @@ def summary(rows: list[dict]) -> str:
     head = " | ".join(f"{k}: alone | mirror | higher" for k in keys)
     lines = [f"| set | runs | {head} |", "|---|---|" + "---|---|---|" * len(keys)]
 
-    def cells(group: list[dict], bold: bool = False) -> str:
+    def cells(group: list[dict]) -> str:
         out = []
         for k in keys:
             alone = statistics.mean(r["alone"][k] for r in group)
             mirror = statistics.mean(r["mirror"][k] for r in group)
             higher = sum(r["mirror"][k] > r["alone"][k] for r in group)
-            fmt = "**{:.3f}**" if bold else "{:.3f}"
-            out += [fmt.format(alone), fmt.format(mirror), f"{higher} of {len(group)}"]
+            out += [f"{alone:.3f}", f"{mirror:.3f}", f"{higher} of {len(group)}"]
         return " | ".join(out)
 
     per_set = {s: [r for r in rows if _set_of(r["run"]) == s] for s in sets}
@@ -119,13 +118,13 @@ def summary(rows: list[dict]) -> str:
     # the mean over sets: each set's mean first, so a set with more runs does not weigh more
     means = [{"alone": {k: statistics.mean(r["alone"][k] for r in g) for k in keys},
               "mirror": {k: statistics.mean(r["mirror"][k] for r in g) for k in keys}} for g in per_set.values()]
-    bold = []
+    total = []
     for k in keys:
         alone = statistics.mean(m["alone"][k] for m in means)
         mirror = statistics.mean(m["mirror"][k] for m in means)
         higher = sum(r["mirror"][k] > r["alone"][k] for r in rows)
-        bold += [f"**{alone:.3f}**", f"**{mirror:.3f}**", f"{higher} of {len(rows)}"]
-    lines.append(f"| **mean over sets** | {len(rows)} | " + " | ".join(bold) + " |")
+        total += [f"**{alone:.3f}**", f"**{mirror:.3f}**", f"{higher} of {len(rows)}"]
+    lines.append(f"| **mean over sets** | {len(rows)} | " + " | ".join(total) + " |")
     return "\n".join(lines)
 
 
