@@ -103,28 +103,22 @@ def summary(rows: list[dict]) -> str:
     head = " | ".join(f"{k}: alone | mirror | higher" for k in keys)
     lines = [f"| set | runs | {head} |", "|---|---|" + "---|---|---|" * len(keys)]
 
-    def cells(group: list[dict]) -> str:
-        out = []
-        for k in keys:
-            alone = statistics.mean(r["alone"][k] for r in group)
-            mirror = statistics.mean(r["mirror"][k] for r in group)
-            higher = sum(r["mirror"][k] > r["alone"][k] for r in group)
-            out += [f"{alone:.3f}", f"{mirror:.3f}", f"{higher} of {len(group)}"]
-        return " | ".join(out)
+    def stats(group: list[dict]) -> dict[str, tuple[float, float, int]]:
+        """Per key: (mean photo alone, mean with the mirror, runs where the mirror is higher)."""
+        return {k: (statistics.mean(r["alone"][k] for r in group), statistics.mean(r["mirror"][k] for r in group),
+                    sum(r["mirror"][k] > r["alone"][k] for r in group)) for k in keys}
 
-    per_set = {s: [r for r in rows if _set_of(r["run"]) == s] for s in sets}
-    for s, group in per_set.items():
-        lines.append(f"| {s} | {len(group)} | {cells(group)} |")
+    def line(label: str, runs: int, values: dict[str, tuple[float, float, int]], fmt: str = "{:.3f}") -> str:
+        cells = [f"{fmt.format(alone)} | {fmt.format(mirror)} | {higher} of {runs}" for alone, mirror, higher in values.values()]
+        return f"| {label} | {runs} | " + " | ".join(cells) + " |"
+
+    per_set = {s: stats([r for r in rows if _set_of(r["run"]) == s]) for s in sets}
+    for s, values in per_set.items():
+        lines.append(line(s, sum(_set_of(r["run"]) == s for r in rows), values))
     # the mean over sets: each set's mean first, so a set with more runs does not weigh more
-    means = [{"alone": {k: statistics.mean(r["alone"][k] for r in g) for k in keys},
-              "mirror": {k: statistics.mean(r["mirror"][k] for r in g) for k in keys}} for g in per_set.values()]
-    total = []
-    for k in keys:
-        alone = statistics.mean(m["alone"][k] for m in means)
-        mirror = statistics.mean(m["mirror"][k] for m in means)
-        higher = sum(r["mirror"][k] > r["alone"][k] for r in rows)
-        total += [f"**{alone:.3f}**", f"**{mirror:.3f}**", f"{higher} of {len(rows)}"]
-    lines.append(f"| **mean over sets** | {len(rows)} | " + " | ".join(total) + " |")
+    overall = {k: (statistics.mean(v[k][0] for v in per_set.values()), statistics.mean(v[k][1] for v in per_set.values()),
+                   sum(v[k][2] for v in per_set.values())) for k in keys}
+    lines.append(line("**mean over sets**", len(rows), overall, "**{:.3f}**"))
     return "\n".join(lines)
 
 
