@@ -40,8 +40,7 @@ def _per_photo_ms(step, items) -> float:
 def steps(image_size: int):
     """(name, function of a path) for each step timed: the audit's own, then the two baselines'."""
     from seefood.bundle import sha256_of
-    from seefood.images import image_size_of, load_rgb
-    from seefood.preprocessing import fit_to_input
+    from seefood.images import image_size_of, load_fitted, load_rgb
     from seefood.quiet import import_tensorflow
 
     tf = import_tensorflow()  # without its start-up noise
@@ -56,8 +55,7 @@ def steps(image_size: int):
         ("seefood: sha256_of(file)", sha256_of),
         ("seefood: image_size_of (header only)", image_size_of),
         ("seefood: load_rgb, DCT-scaled (1/8 here)", lambda p: load_rgb(p, min_side=image_size)),
-        ("seefood: load_fitted (DCT-scaled decode + crop + resize)",
-         lambda p: fit_to_input(load_rgb(p, min_side=image_size), image_size)),
+        ("seefood: load_fitted (DCT-scaled decode + crop + resize)", lambda p: load_fitted(p, image_size)),
         ("Pillow full decode (the loop's baseline)", load_rgb),
         ("TensorFlow decode_jpeg ratio=8 + resize", lambda p: tf_decode(p, 8)),
         ("TensorFlow decode_jpeg full + resize (as image_dataset_from_directory)", lambda p: tf_decode(p, 1)),
