@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -93,7 +94,7 @@ MISSING = demo_commands.missing_stages()
 
 @pytest.mark.skipif(bool(MISSING), reason="the demo needs every stage; not importable: " + ", ".join(MISSING))
 @pytest.mark.timeout(900)
-def test_shortened_demo_end_to_end(tmp_path):
+def test_shortened_demo_end_to_end(tmp_path, monkeypatch, capsys):
     """`seefood demo --epochs 1` as `make demo DEMO_EPOCHS=1` runs it, without a display."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["QT_QPA_PLATFORM"] = "offscreen"
@@ -116,11 +117,18 @@ def test_shortened_demo_end_to_end(tmp_path):
     for where in (paths.report, paths.bundle, paths.screenshot):
         assert str(where) in result.stdout  # the user is told where to look
 
-    # A second run keeps the generated data.
-    again = subprocess.run(
-        [sys.executable, "-m", "seefood.cli", "demo", "--dir", str(root), "--epochs", "1"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=840,
-    )
-    assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
-    assert "using the demo dataset already in" in again.stdout
-    assert "generate the demo dataset" not in again.stdout
+    # A second run keeps the generated data: `seefood demo` again on the same folder, its steps recorded rather
+    # than run (running them again would be the demo above a second time).
+    planned = []
+
+    def record(steps, runner=None):
+        planned.extend(steps)
+        return 0, [(step, 0.0) for step in steps]
+
+    monkeypatch.setattr(demo_commands, "run_steps", record)
+    monkeypatch.setattr(demo_commands, "choose_app_mode", lambda: (True, None))
+    args = argparse.Namespace(dir=root, epochs=1, camera=None, seed=0)
+    assert demo_commands._run_demo(args) == 0
+    again = capsys.readouterr().out
+    assert f"using the demo dataset already in {paths.data}" in again
+    assert [step.args[0] for step in planned] == ["train", "export", "verify", "app"]

@@ -244,12 +244,25 @@ def test_a_class_that_was_not_learned_is_named_loudly(tmp_path):
     assert "**WARNING:** class 'hotdog' was not learned" in report and "--weights imagenet" in report
 
 
-def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys):
+def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys, monkeypatch):
     """The two-phase path of keras.applications backbones (here without ImageNet weights: nothing is
     downloaded in tests): frozen, then unfrozen at a tenth of the learning rate, one early stopping
-    over both phases, and the run records which epoch it kept."""
+    over both phases, and the run records which epoch it kept. Each phase traces its training step once: the
+    optimizer is built when the phase is compiled, not inside the first step (which makes TensorFlow trace twice)."""
+    import training.fitting as fitting
     from training.config import TrainConfig
     from training.train import train
+
+    traces, wrapped, compile_model = [], set(), fitting.compile_model
+
+    def counting_compile(model, *args, **kwargs):  # a traced step runs this Python once per trace, never per batch
+        if id(model) not in wrapped:
+            wrapped.add(id(model))
+            step = model.train_step
+            model.train_step = lambda data: (traces.append(1), step(data))[1]
+        return compile_model(model, *args, **kwargs)
+
+    monkeypatch.setattr(fitting, "compile_model", counting_compile)
 
     data = write_class_folder(tmp_path / "data", {"hotdog": 12, "not_hotdog": 36}, seed=6)
     cfg = TrainConfig(data_dir=str(data), out=str(tmp_path / "run"), model="mobilenet_v3_small", image_size=32,
@@ -262,6 +275,7 @@ def test_a_pretrained_backbone_trains_frozen_then_fine_tuned(tmp_path, capsys):
     assert info["epochs_run"] == 4
     assert info["kept_weights"]["rule"] == "best" and 3 <= info["kept_weights"]["epoch"] <= 4
     assert len(open(run / "history.csv").read().splitlines()) == 1 + 4  # one row per epoch of both phases
+    assert len(traces) == 2  # one per phase (4 when the optimizer's slots were made inside the first step)
 
 
 def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_out(tmp_path, capsys):
