@@ -13,6 +13,7 @@ file and the fix.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ import numpy as np
 
 from seefood.errors import clip, shorten
 from seefood.manifest import (  # noqa: F401 (re-exported: the names other stages import from here)
-    MANIFEST_NAME, RE_EXPORT, SCHEMA_VERSION, BundleError, Manifest, labels_text, load_manifest, sha256_of,
-    verification_warning,
+    MANIFEST_NAME, RE_EXPORT, SCHEMA_VERSION, BundleError, Manifest, check_model_sha256, labels_text, load_manifest,
+    sha256_of, verification_warning,
 )
 from seefood.preprocessing import fit_to_input
 from seefood.scoring import class_probabilities, decide
@@ -51,12 +52,14 @@ def _interpreter_error(model_path: Path | str, doing: str, error: Exception) -> 
                        f"the model file is damaged or not from SeeFood: {RE_EXPORT}")
 
 
-def make_interpreter(model_path: Path | str, num_threads: int | None = None, prefer: str | None = None):
+def make_interpreter(model_path: Path | str, num_threads: int | None = None, prefer: str | None = None,
+                     content: bytes | None = None):
     """A TFLite interpreter: ai_edge_litert, else tflite_runtime, else tensorflow.lite.
 
-    Returns (interpreter, name). ``prefer`` forces one of the three names. Any exception the
-    interpreter raises on the file (ValueError, RuntimeError, UnicodeDecodeError... for damaged
-    flatbuffers) becomes a BundleError.
+    Returns (interpreter, name). ``prefer`` forces one of the three names. ``content`` is the model's
+    bytes, already read (``model_path`` then only names it in errors); without it the interpreter maps
+    the file. Any exception the interpreter raises on the model (ValueError, RuntimeError,
+    UnicodeDecodeError... for damaged flatbuffers) becomes a BundleError.
     """
     order = [prefer] if prefer else ["ai_edge_litert", "tflite_runtime", "tensorflow"]
     errors = []
@@ -74,7 +77,8 @@ def make_interpreter(model_path: Path | str, num_threads: int | None = None, pre
             errors.append(f"{name}: {error}")
             continue
         try:
-            return Interpreter(model_path=str(model_path), num_threads=num_threads), name
+            source = {"model_content": content} if content is not None else {"model_path": str(model_path)}
+            return Interpreter(**source, num_threads=num_threads), name
         except Exception as error:  # a C++ library: damaged files surface as many exception types
             raise _interpreter_error(model_path, "to load the model", error) from error
     raise BundleError(
@@ -100,9 +104,15 @@ class Classifier:
 
     def __init__(self, bundle_dir: Path | str, num_threads: int | None = None, interpreter: str | None = None):
         self.bundle_dir = Path(bundle_dir)
-        self.manifest = load_manifest(self.bundle_dir)
+        self.manifest = load_manifest(self.bundle_dir, check_hash=False)
         self.model_path = model_path = self.bundle_dir / self.manifest.model_file
-        self.interpreter, self.interpreter_name = make_interpreter(model_path, num_threads, interpreter)
+        # The interpreter runs these bytes, the ones whose hash was checked, not a memory map of the file: a
+        # model file rewritten in place while the app runs (a copy over it, an export by another tool) would
+        # otherwise crash the process with SIGBUS on the next frame, and could run a model nobody checked.
+        self._model_bytes = model_path.read_bytes()
+        check_model_sha256(model_path, hashlib.sha256(self._model_bytes).hexdigest(), self.manifest.model_sha256)
+        self.interpreter, self.interpreter_name = make_interpreter(model_path, num_threads, interpreter,
+                                                                   content=self._model_bytes)
         try:
             self.interpreter.allocate_tensors()
             inputs = self.interpreter.get_input_details()

@@ -220,6 +220,14 @@ def _unit_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
 
 
+def check_model_sha256(model_path: Path, actual: str, expected: str) -> None:
+    """Raise BundleError when the model's sha256 is not the manifest's."""
+    if actual != expected:
+        raise BundleError(
+            f"{model_path}: sha256 does not match manifest.json (file changed or damaged); re-export the bundle"
+        )
+
+
 def load_manifest(bundle_dir: Path | str, check_hash: bool = True) -> Manifest:
     """Read and validate manifest.json; raise BundleError with the path and the fix."""
     bundle_dir = Path(bundle_dir)
@@ -272,10 +280,8 @@ def load_manifest(bundle_dir: Path | str, check_hash: bool = True) -> Manifest:
         head = handle.read(8)
     if len(head) < 8 or head[4:8] != b"TFL3":
         raise BundleError(f"{model_path}: not a TFLite model (no TFL3 identifier); re-export the bundle")
-    if check_hash and sha256_of(model_path) != expected_sha:
-        raise BundleError(
-            f"{model_path}: sha256 does not match manifest.json (file changed or damaged); re-export the bundle"
-        )
+    if check_hash:
+        check_model_sha256(model_path, sha256_of(model_path), expected_sha)
     curve, warnings = _checked_curve(raw.get("validation_curve"), manifest_path)
     return Manifest(
         task=task,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,7 @@ import pytest
 
 from seefood.bundle import BundleError, Classifier, load_manifest, sha256_of
 from seefood.cli import main
+from tests.desktop_fixtures import tiny_tflite, write_bundle  # noqa: F401 (tiny_tflite: a fixture)
 from tests.export_fixtures import COLOURS, cached_bundle, copy_bundle
 
 
@@ -75,6 +79,35 @@ def test_changed_model_fails_the_hash(bundle):
         Classifier(bundle)
 
 
+def test_a_model_file_rewritten_in_place_does_not_touch_a_loaded_classifier(tmp_path, tiny_tflite):
+    """The classifier runs the bytes it checked, not a memory map of the file. On a memory map, a model rewritten
+    in place (a copy over it while the app runs) changed a loaded classifier's answers (this model's weights are
+    read from the map: its scores became 0.5 / 0.5) or ended the process with SIGBUS (seen in the desktop tests).
+    Run in a child process, so that a regression fails this test instead of killing the suite."""
+    bundle = write_bundle(tmp_path / "bundle", tiny_tflite)
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from pathlib import Path
+        from seefood.bundle import Classifier
+        bundle = Path({str(bundle)!r})
+        frame = np.full((64, 64, 3), 200, np.uint8)
+        classifier = Classifier(bundle, num_threads=1)
+        before = classifier.scores(frame)
+        with open(bundle / "model.tflite", "r+b") as handle:  # in place: same file, truncated, then new bytes
+            handle.truncate(0)
+            handle.write(bytes(4) + b"TFL3" + bytes(56))
+        after = classifier.scores(frame)
+        assert np.array_equal(before, after), (before, after)
+        print("same scores", after.tolist())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-3000:]}"
+    assert "same scores" in done.stdout
+    with pytest.raises(BundleError, match="sha256"):  # and a new classifier refuses the rewritten file
+        Classifier(bundle)
+
+
 def test_labels_that_do_not_match_the_manifest(bundle):
     (bundle / "labels.txt").write_text("pizza\nsalad\n")
     with pytest.raises(BundleError, match="do not match"):
@@ -121,14 +154,13 @@ def test_cli_reports_a_bad_bundle_without_a_traceback(bundle, capsys):
 def test_falls_back_to_tflite_runtime_then_fails_clearly_without_any_interpreter(bundle, monkeypatch):
     """Without ai-edge-litert the classifier uses tflite_runtime (phones, old Raspberry Pi images);
     with no interpreter at all it says what to install."""
-    import sys
     import types
 
     from ai_edge_litert.interpreter import Interpreter
 
     fake = types.ModuleType("tflite_runtime")
     fake.interpreter = types.ModuleType("tflite_runtime.interpreter")
-    fake.interpreter.Interpreter = Interpreter  # same API: Interpreter(model_path=..., num_threads=...)
+    fake.interpreter.Interpreter = Interpreter  # same API: Interpreter(model_content=..., num_threads=...)
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # None in sys.modules: import raises ImportError
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     monkeypatch.setitem(sys.modules, "tflite_runtime", fake)
