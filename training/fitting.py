@@ -69,8 +69,8 @@ def compile_model(model, cfg: TrainConfig, task, plan, steps: int, phase_epochs:
                   metrics=metrics_for(binary, task.num_outputs))
     # The optimizer's slots are made here, not by the first training step: made there, inside the traced train
     # function, they make TensorFlow trace that function a second time (Keras builds them early itself only
-    # under a non-default strategy). One trace fewer per phase: a one-epoch default training of 42 photos took
-    # 15.9 s before, 11.0 s after (2 cores, /tmp timing in the commit message).
+    # under a non-default strategy). One trace fewer per phase: about 10% off a quality-benchmark run, same scores
+    # (docs/quality.md, label `optbuild`; tests/test_train.py counts the traces).
     model.optimizer.build(model.trainable_variables)
 
 
