@@ -45,6 +45,7 @@ class StepResult:
     step_ms_p50: float
     timed_steps: int
     compile_and_first_epoch_s: float
+    jit_compile: bool = False
 
 
 class _EpochClock(keras.callbacks.Callback):
@@ -86,12 +87,15 @@ def device_name() -> str:
     return backend
 
 
-def measure(model_name: str, image_size: int, batch: int, policy: str, steps: int, augment: str = "light") -> StepResult:
+def measure(model_name: str, image_size: int, batch: int, policy: str, steps: int, augment: str = "light",
+            jit_compile: bool = False) -> StepResult:
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(0)
     try:
         model, _ = build_model(model_name, image_size, 1, True, augment=augment, weights="none")
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+        # Keras leaves XLA off on CPU-only machines ("auto"); --jit-compile asks for it. Keras falls back to no XLA,
+        # with a warning, for a model it cannot compile (the augmentation layers), so that is checked here.
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", jit_compile=jit_compile or "auto")
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (batch * steps, image_size, image_size, 3), dtype=np.uint8)
         labels = rng.integers(0, 2, (batch * steps, 1)).astype("float32")
@@ -100,6 +104,9 @@ def measure(model_name: str, image_size: int, batch: int, policy: str, steps: in
         warm = time.perf_counter() - started
         clock = _EpochClock()
         model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
+        if jit_compile and not model.jit_compile:
+            raise SystemExit(f"--jit-compile: Keras cannot compile {model_name} with augmentation {augment!r} with XLA "
+                             "(it fell back to no XLA); try --augment none")
     finally:
         keras.mixed_precision.set_global_policy("float32")
     # The first step of the timed epoch can still carry tracing work; drop it.
@@ -116,6 +123,7 @@ def measure(model_name: str, image_size: int, batch: int, policy: str, steps: in
         step_ms_p50=round(1000 * float(np.median(times)), 2),
         timed_steps=len(times),
         compile_and_first_epoch_s=round(warm, 2),
+        jit_compile=bool(jit_compile),
     )
 
 
@@ -135,16 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", action="append", choices=CHOICES, help="repeatable; default: float32 and mixed_float16")
     parser.add_argument("--augment", choices=("none", "light", "strong"), default="light",
                         help="the model's augmentation layers (default light, as seefood train)")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the step with XLA (Keras leaves it off on CPU-only machines)")
     parser.add_argument("--json", help="write the results here as a JSON list")
     args = parser.parse_args(argv)
     configs = args.config or [parse_config(c) for c in DEFAULT_CONFIGS]
     results = []
     for name, size, batch in configs:
         for policy in args.policy or POLICIES:
-            result = measure(name, size, batch, policy, args.steps, args.augment)
+            result = measure(name, size, batch, policy, args.steps, args.augment, args.jit_compile)
             results.append(result)
             print(f"{result.backend:10s} {result.device:28s} {name:20s} {size:4d}px batch {batch:4d} "
-                  f"{policy:14s} {result.images_per_s:9.1f} img/s  (step p50 {result.step_ms_p50} ms, "
+                  f"{policy:14s}{' XLA' if result.jit_compile else ''} {result.images_per_s:9.1f} img/s  (step p50 {result.step_ms_p50} ms, "
                   f"compile + 2 steps {result.compile_and_first_epoch_s} s)", flush=True)
             if args.json:  # after every result, so a run cut short keeps what it measured
                 with open(args.json, "w") as out:

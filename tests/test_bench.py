@@ -87,6 +87,15 @@ def test_train_step_times_a_real_model_under_both_policies_and_restores_float32(
         train_step.main(["--config", "small_cnn-128"])
 
 
+def test_train_step_refuses_to_time_a_step_that_keras_did_not_compile_with_xla():
+    """Keras silently falls back to no XLA for layers it cannot compile (the augmentation's image
+    transforms): a figure labelled XLA must not come from that fallback."""
+    from bench import train_step
+
+    with pytest.raises(SystemExit, match="--augment none"):
+        train_step.measure("small_cnn", 32, 4, "float32", steps=3, augment="light", jit_compile=True)
+
+
 def test_quality_tasks_are_symlinked_subsamples_of_the_right_shape(tmp_path, monkeypatch):
     from bench import quality
 
