@@ -93,9 +93,12 @@ def measure(model_name: str, image_size: int, batch: int, policy: str, steps: in
     keras.utils.set_random_seed(0)
     try:
         model, _ = build_model(model_name, image_size, 1, True, augment=augment, weights="none")
-        # Keras leaves XLA off on CPU-only machines ("auto"); --jit-compile asks for it. Keras falls back to no XLA,
-        # with a warning, for a model it cannot compile (the augmentation layers), so that is checked here.
+        # Keras leaves XLA off on CPU-only machines ("auto"); --jit-compile asks for it. compile() falls back to no
+        # XLA, with a warning, for a model it cannot compile (the augmentation layers), so that is checked here.
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", jit_compile=jit_compile or "auto")
+        if jit_compile and not model.jit_compile:
+            raise SystemExit(f"--jit-compile: Keras cannot compile {model_name} with augmentation {augment!r} with XLA "
+                             "(it fell back to no XLA); try --augment none")
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (batch * steps, image_size, image_size, 3), dtype=np.uint8)
         labels = rng.integers(0, 2, (batch * steps, 1)).astype("float32")
@@ -104,9 +107,6 @@ def measure(model_name: str, image_size: int, batch: int, policy: str, steps: in
         warm = time.perf_counter() - started
         clock = _EpochClock()
         model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, callbacks=[clock], shuffle=False)
-        if jit_compile and not model.jit_compile:
-            raise SystemExit(f"--jit-compile: Keras cannot compile {model_name} with augmentation {augment!r} with XLA "
-                             "(it fell back to no XLA); try --augment none")
     finally:
         keras.mixed_precision.set_global_policy("float32")
     # The first step of the timed epoch can still carry tracing work; drop it.
