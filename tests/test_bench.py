@@ -92,7 +92,7 @@ def test_train_step_refuses_to_time_a_step_that_keras_did_not_compile_with_xla()
     transforms): a figure labelled XLA must not come from that fallback."""
     from bench import train_step
 
-    with pytest.raises(SystemExit, match="--augment none"):
+    with pytest.warns(UserWarning, match="jit_compile"), pytest.raises(SystemExit, match="--augment none"):
         train_step.measure("small_cnn", 32, 4, "float32", steps=3, augment="light", jit_compile=True)
 
 
