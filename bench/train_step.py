@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         for policy in args.policy or POLICIES:
             result = measure(name, size, batch, policy, args.steps, args.augment, args.jit_compile)
             results.append(result)
+            xla = " XLA" if result.jit_compile else ""
             print(f"{result.backend:10s} {result.device:28s} {name:20s} {size:4d}px batch {batch:4d} "
-                  f"{policy:14s}{' XLA' if result.jit_compile else ''} {result.images_per_s:9.1f} img/s  (step p50 {result.step_ms_p50} ms, "
+                  f"{policy:14s}{xla} {result.images_per_s:9.1f} img/s  (step p50 {result.step_ms_p50} ms, "
                   f"compile + 2 steps {result.compile_and_first_epoch_s} s)", flush=True)
             if args.json:  # after every result, so a run cut short keeps what it measured
                 with open(args.json, "w") as out:
