@@ -20,6 +20,8 @@ import re
 import stat
 import struct
 import warnings
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -239,3 +241,24 @@ def load_fitted(path: Path | str, image_size: int) -> np.ndarray:
     from seefood.preprocessing import fit_to_input
 
     return fit_to_input(load_rgb(path, min_side=image_size), image_size)
+
+
+def load_fitted_ahead(paths: list[Path], image_size: int, workers: int | None = None
+                      ) -> Iterator[tuple[Path, Future]]:
+    """``load_fitted`` over ``paths`` in a thread pool: (path, future) in the order given, with at most
+    ``2 * workers`` photos decoded ahead of the caller, so memory stays bounded on a folder of any
+    size. Pillow releases the GIL while it decodes, so the threads use every core; ``future.result()``
+    raises what ``load_fitted`` would have raised for that file, and the caller decides what to do.
+    A caller that stops early (an exception, ``break``) cancels the photos not yet started."""
+    workers = workers or max(2, os.cpu_count() or 2)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seefood-decode")
+    pending: deque[tuple[Path, Future]] = deque()
+    try:
+        for path in paths:
+            pending.append((path, pool.submit(load_fitted, path, image_size)))
+            if len(pending) > 2 * workers:
+                yield pending.popleft()
+        while pending:
+            yield pending.popleft()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seefood.images import ImageReadError, classify_path, load_rgb
+from seefood.images import ImageReadError, classify_path, load_fitted, load_fitted_ahead, load_rgb
 from seefood.preprocessing import crop_box, fit_to_input
 
 
@@ -110,3 +110,31 @@ def test_a_truncated_jpeg_still_fails_at_the_dct_scale(tmp_path):
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ImageReadError, match="cut.jpg"):
         load_rgb(cut, min_side=128)
+
+
+def test_photos_decoded_ahead_come_back_in_order_with_each_files_own_error(tmp_path):
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"{i:02d}.png"
+        if i == 5:
+            path.write_bytes(b"not a png")
+        else:
+            Image.fromarray(np.full((30 + i, 50, 3), i * 20, np.uint8)).save(path)
+        paths.append(path)
+    taken = []
+
+    def counted():  # how far the read-ahead has gone into the folder when the caller takes each photo
+        for path in paths:
+            taken.append(path)
+            yield path
+
+    seen = []
+    for index, (path, photo) in enumerate(load_fitted_ahead(counted(), 32, workers=2)):
+        assert len(taken) <= index + 1 + 2 * 2  # bounded: never the whole folder in memory
+        seen.append(path)
+        if path.name == "05.png":
+            with pytest.raises(ImageReadError, match="05.png"):
+                photo.result()
+        else:
+            np.testing.assert_array_equal(photo.result(), load_fitted(path, 32))
+    assert seen == paths

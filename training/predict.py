@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from seefood.bundle import NonFiniteScoresError, check_finite, verification_warning
-from seefood.images import ImageReadError, image_files, load_fitted
+from seefood.images import ImageReadError, image_files, load_fitted_ahead
 from seefood.preprocessing import fit_to_input
 from seefood.quiet import import_tensorflow
 from seefood.scoring import class_probabilities, decide
@@ -84,9 +84,9 @@ def predict(model: str, paths: list[str], threshold: float | None = None, as_jso
     if not files:
         raise FileNotFoundError(f"no image files found in {', '.join(paths)}")
     errors = 0
-    for file in files:
+    for file, photo in load_fitted_ahead(files, scorer.image_size):  # decoded in threads, answered in order
         try:
-            scores = scorer.scores(load_fitted(file, scorer.image_size))  # fit_to_input passes a fitted photo through
+            scores = scorer.scores(photo.result())  # fit_to_input passes a fitted photo through
         except (ImageReadError, FileNotFoundError, NonFiniteScoresError) as error:
             errors += 1
             reason = (error.reason if isinstance(error, ImageReadError)
