@@ -114,7 +114,9 @@ PHONE_NOTE = (
     "bench` runs 10 minutes apart on 2026-12-07 (10:38 and 10:48 UTC, nothing else running) gave seefood train's "
     "first pass 36.4 and 37.7 img/s but image_dataset_from_directory 14.6 and 25.3 (its passes 21.3, 14.6, 14.6, "
     "then 28.9, 25.3, 14.6): 2.49x, then 1.49x. Our pass moved 4%, the baseline 73%, so the ratio says more about "
-    "the baseline's mode than about ours; the target is not counted as met."
+    "the baseline's mode than about ours; the target is not counted as met. A third run at 15:48 UTC gave 31.6 "
+    "against 18.7 img/s (1.70x; the baseline's passes 18.7, 21.1, 14.6): three runs, 1.49-2.49x, each depending on "
+    "which mode the baseline's passes fell in."
 )
 PHONE_DIR = Path(tempfile.gettempdir()) / "seefood-bench-phone-photos"
 
