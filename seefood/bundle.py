@@ -26,6 +26,7 @@ from seefood.manifest import (  # noqa: F401 (re-exported: the names other stage
     sha256_of, verification_warning,
 )
 from seefood.preprocessing import fit_to_input
+from seefood.quiet import quiet_litert
 from seefood.scoring import class_probabilities, decide
 
 
@@ -114,7 +115,8 @@ class Classifier:
         self.interpreter, self.interpreter_name = make_interpreter(model_path, num_threads, interpreter,
                                                                    content=self._model_bytes)
         try:
-            self.interpreter.allocate_tensors()
+            with quiet_litert():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+                self.interpreter.allocate_tensors()
             inputs = self.interpreter.get_input_details()
             outputs = self.interpreter.get_output_details()
         except Exception as error:  # the interpreter's own checks of a damaged model, any type
