@@ -8,6 +8,11 @@ A run trained with a non-zero ``tail_adjust`` already carries its offsets in the
 out of its scores first (log p - offsets), so every tau is measured from the same unadjusted model.
 Prints, per tau, the mean over runs of the test split's smallest-class recall, macro-F1, minority F1
 and accuracy, and the same per data set; ``--json`` writes every run's numbers.
+
+``--head-norm 0 1`` also divides each class's weights in the model's ``logits`` layer by their norm to
+that power before deciding (Kang et al. 2020's tau-normalisation; 0 leaves the head as trained). That
+needs the features, so each run's model is loaded and its validation and test photos are run through it
+(read from the decoded-photo cache); the trained head start is taken out of the bias first, as above.
 """
 
 from __future__ import annotations
@@ -31,7 +36,27 @@ def decide(log_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.argmax(log_scores + offsets[None, :], axis=1)
 
 
-def rows_for(run_dir: Path, taus: tuple[float, ...]) -> list[dict]:
+def head_logits(run, saved: dict, trained_with: np.ndarray, exponent: float) -> dict[str, np.ndarray]:
+    """Each split's logits with every class's weight column divided by its norm ** ``exponent`` and the
+    trained head start taken out of the bias, from the run's model and its saved photo order."""
+    import keras
+
+    from seefood import decoded_cache
+
+    model = run.load_model()
+    head = model.get_layer("logits")
+    kernel, bias = head.get_weights()
+    kernel = kernel / np.linalg.norm(kernel, axis=0, keepdims=True) ** exponent
+    features = keras.Model(model.inputs, head.input)
+    size = run.preprocessing.image_size
+    out = {}
+    for split in ("val", "test"):
+        pixels = np.stack([decoded_cache.fitted(path, size) for path in saved[split][0]])
+        out[split] = features.predict(pixels, batch_size=64, verbose=0) @ kernel + (bias - trained_with)[None, :]
+    return out
+
+
+def rows_for(run_dir: Path, taus: tuple[float, ...], head_norms: tuple[float, ...] = (0.0,)) -> list[dict]:
     run = load_run(run_dir)
     if run.binary:
         raise SystemExit(f"{run_dir}: a binary run; this compares multi-class decisions")
@@ -42,12 +67,15 @@ def rows_for(run_dir: Path, taus: tuple[float, ...]) -> list[dict]:
     recorded = (run.raw.get("tail_adjust") or {}).get("offsets") or {}
     trained_with = np.asarray([float(recorded.get(c, 0.0)) for c in run.classes])
     rows = []
-    for tau in taus:
+    for exponent, tau in ((g, t) for g in head_norms for t in taus):
         offsets = np.asarray(tail_offsets(counts.tolist(), tau))
-        row = {"run": run_dir.name, "tau": tau}
+        row = {"run": run_dir.name, "tau": tau, "head_norm": exponent}
+        if exponent and tau == taus[0]:
+            logits = head_logits(run, saved, trained_with, exponent)
         for split in ("val", "test"):
             _, labels, scores = saved[split]
-            log_scores = np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :]
+            log_scores = (logits[split] if exponent
+                          else np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :])
             pred = decide(log_scores, offsets)
             rates = per_class_rates(confusion(pred, labels.astype(int), k))
             row[split] = {
@@ -65,31 +93,36 @@ def _set_of(run_name: str) -> str:
     return run_name.split("-", 1)[0]
 
 
-def summary(rows: list[dict], taus: tuple[float, ...]) -> str:
+def _rule(row: dict) -> tuple[float, float]:
+    return row.get("head_norm", 0.0), row["tau"]
+
+
+def summary(rows: list[dict], rules: list[tuple[float, float]]) -> str:
     keys = ("smallest_recall", "minority_f1", "macro_f1", "accuracy")
     sets = sorted({_set_of(r["run"]) for r in rows})
-    lines = ["| tau | set | runs | " + " | ".join(f"test {k}" for k in keys) + " | val smallest_recall |",
+    lines = ["| tau (head norm) | set | runs | " + " | ".join(f"test {k}" for k in keys) + " | val smallest_recall |",
              "|---|---|---|" + "---|" * (len(keys) + 1)]
-    for tau in taus:
+    for rule in rules:
+        name = f"{rule[1]:g}" + (f" ({rule[0]:g})" if rule[0] else "")
         for group in (*sets, "mean over sets"):
             if group == "mean over sets":
-                per_set = [[statistics.mean(r["test"][k] for r in rows if r["tau"] == tau and _set_of(r["run"]) == s)
+                per_set = [[statistics.mean(r["test"][k] for r in rows if _rule(r) == rule and _set_of(r["run"]) == s)
                             for s in sets] for k in keys]
                 cells = [f"{statistics.mean(v):.3f}" for v in per_set]
                 val = statistics.mean(statistics.mean(r["val"]["smallest_recall"] for r in rows
-                                                      if r["tau"] == tau and _set_of(r["run"]) == s) for s in sets)
-                n = sum(1 for r in rows if r["tau"] == tau)
-                lines.append(f"| **{tau:g}** | **mean over sets** | {n} | " + " | ".join(f"**{c}**" for c in cells)
+                                                      if _rule(r) == rule and _set_of(r["run"]) == s) for s in sets)
+                n = sum(1 for r in rows if _rule(r) == rule)
+                lines.append(f"| **{name}** | **mean over sets** | {n} | " + " | ".join(f"**{c}**" for c in cells)
                              + f" | {val:.3f} |")
                 continue
-            mine = [r for r in rows if r["tau"] == tau and _set_of(r["run"]) == group]
+            mine = [r for r in rows if _rule(r) == rule and _set_of(r["run"]) == group]
             cells = []
             for k in keys:
                 values = [r["test"][k] for r in mine]
                 spread = f" [{min(values):.2f}-{max(values):.2f}]" if len(values) > 1 else ""
                 cells.append(f"{statistics.mean(values):.3f}{spread}")
             val = statistics.mean(r["val"]["smallest_recall"] for r in mine)
-            lines.append(f"| {tau:g} | {group} | {len(mine)} | " + " | ".join(cells) + f" | {val:.3f} |")
+            lines.append(f"| {name} | {group} | {len(mine)} | " + " | ".join(cells) + f" | {val:.3f} |")
     return "\n".join(lines)
 
 
@@ -97,16 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--tau", nargs="+", type=float, default=list(TAUS))
+    parser.add_argument("--head-norm", nargs="+", type=float, default=[0.0],
+                        help="exponents of the weight normalisation (0: the head as trained; loads each model)")
     parser.add_argument("--json", type=Path, help="write every run's numbers here")
     args = parser.parse_args(argv)
-    taus = tuple(args.tau)
-    rows = [row for run in args.runs if (run / "run.json").is_file() for row in rows_for(run, taus)]
+    taus, head_norms = tuple(args.tau), tuple(args.head_norm)
+    rows = [row for run in args.runs if (run / "run.json").is_file() for row in rows_for(run, taus, head_norms)]
     if not rows:
         print("error: no finished run among the folders given", file=sys.stderr)
         return 2
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    print(summary(rows, taus))
+    print(summary(rows, [(g, t) for g in head_norms for t in taus]))
     return 0
 
 
