@@ -109,6 +109,7 @@ def build_manifest(run: Run, mode: str, model_path: Path, granularity: str | Non
         "threshold": run.threshold,
         "threshold_objective": run.threshold_objective,
         "tail_adjust": run.raw.get("tail_adjust"),  # multi-class: the small-class head start inside the model, if any
+        "head_norm": run.raw.get("head_norm"),  # multi-class: the output weights' normalisation inside the model, if any
         "validation_curve": run.validation_curve,
         "quantization": mode,
         "quantization_granularity": granularity,  # int8 only: "per-tensor" or "per-channel"
@@ -158,6 +159,10 @@ def readme_text(folder: Path) -> str:
             output += (f" These probabilities already carry a head start for classes trained on fewer photos "
                        f"(`--tail-adjust {tail['tau']:g}`: {boosted} on the logit), so the app and a phone decide alike "
                        "with nothing to add.")
+        head = manifest.get("head_norm") or {}
+        if head.get("exponent"):
+            output += (f" Each class's output weights were divided by their length after training (`--head-norm "
+                       f"{head['exponent']:g}`), inside the model too.")
     verification = manifest.get("verification") or {}
     if verification:
         checked = (

@@ -283,7 +283,7 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     adjusted model's output bias is the other's plus the recorded offsets, so its decisions are
     argmax(log p + offsets), and --init-from the adjusted run starts from the unadjusted bias."""
     from training.balance import tail_offsets
-    from training.config import DEFAULT_TAIL_ADJUST, TrainConfig
+    from training.config import DEFAULT_HEAD_NORM, DEFAULT_TAIL_ADJUST, TrainConfig
     from training.fitting import init_from
     from training.models import build_model
     from training.run_io import load_run
@@ -307,6 +307,7 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     assert [record["offsets"][c] for c in adjusted.classes] == pytest.approx(offsets, abs=1e-6)
     assert offsets[2] > offsets[1] > 0 == offsets[0]  # ribs (fewest photos) gets the largest head start
     assert plain.raw["tail_adjust"]["tau"] == 0.0 and not any(plain.raw["tail_adjust"]["offsets"].values())
+    assert adjusted.raw["head_norm"]["exponent"] == plain.raw["head_norm"]["exponent"] == DEFAULT_HEAD_NORM
 
     m0, m1 = plain.load_model(), adjusted.load_model()
     b0, b1 = m0.get_layer("logits").get_weights()[1], m1.get_layer("logits").get_weights()[1]
@@ -328,8 +329,68 @@ def test_tail_adjust_shifts_only_the_output_bias_and_a_continued_run_takes_it_ou
     assert main(["export", str(runs["default"]), "--out", str(bundle), "--quantize", "float32"]) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["tail_adjust"]["offsets"] == record["offsets"] and manifest["verification"]["passed"]
+    assert manifest["head_norm"] == adjusted.raw["head_norm"]
     readme = (bundle / "README.md").read_text()
     assert "head start" in readme and f"`--tail-adjust {tau:g}`: baklava +{offsets[1]:.2f}, ribs +{offsets[2]:.2f}" in readme
+
+
+def test_head_norm_divides_only_the_output_weights_and_a_continued_run_puts_them_back(tmp_path):
+    """--head-norm G divides each class's column of the logits kernel by its length ** G (bias and every other
+    weight untouched), records the lengths as trained, and --init-from that run starts from the trained lengths."""
+    from training.balance import describe_head_norm
+    from training.fitting import apply_head_norm, init_from
+    from training.models import build_model
+
+    classes = ["apple_pie", "baklava", "ribs"]
+    model, _ = build_model("small_cnn", 32, 3, False, "none", seed=3)
+    head = model.get_layer("logits")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * np.array([1.0, 2.0, 5.0], dtype=kernel.dtype), bias + 0.5])  # unequal lengths
+    kernel, bias = head.get_weights()
+    lengths = np.linalg.norm(kernel, axis=0)
+    others = [w.copy() for layer in model.layers if layer.name != "logits" for w in layer.get_weights()]
+
+    assert apply_head_norm(model, classes, 0.0)["norms"] == pytest.approx(dict(zip(classes, lengths)), abs=1e-5)
+    assert np.array_equal(head.get_weights()[0], kernel)  # 0: as trained
+    record = apply_head_norm(model, classes, 1.0)
+    assert record["exponent"] == 1.0 and record["norms"] == pytest.approx(dict(zip(classes, lengths)), abs=1e-5)
+    assert np.linalg.norm(head.get_weights()[0], axis=0) == pytest.approx([1, 1, 1], abs=1e-5)
+    assert head.get_weights()[0] * lengths == pytest.approx(kernel, abs=1e-5)  # directions kept
+    assert np.array_equal(head.get_weights()[1], bias)
+    assert all(np.array_equal(a, b) for a, b in zip(others, (w for layer in model.layers if layer.name != "logits"
+                                                             for w in layer.get_weights())))
+    line = describe_head_norm(record)
+    assert "--head-norm 1" in line and "ribs" in line and f"{lengths[2]:.2f}" in line
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "run.json").write_text(json.dumps({"classes": classes, "head_norm": record}))
+    fresh, _ = build_model("small_cnn", 32, 3, False, "none", seed=4)
+    init_from(fresh, run, SimpleNamespace(classes=classes), log=lambda *_: None)
+    assert fresh.get_layer("logits").get_weights()[0] == pytest.approx(kernel, abs=1e-4)
+
+
+def test_head_norm_from_the_command_line_reaches_the_saved_model_and_the_report(tmp_path, capsys):
+    import keras
+
+    from seefood.cli import main
+
+    data = write_class_folder(tmp_path / "data", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                 "--augment", "none", "--head-norm", "1"]) == 0
+    assert "Head: each class's weights divided by their length (--head-norm 1)" in capsys.readouterr().out
+    record = json.loads((run / "run.json").read_text())["head_norm"]
+    assert record["exponent"] == 1.0 and set(record["norms"]) == {"apple_pie", "baklava", "ribs"}
+    kernel = keras.saving.load_model(run / "model.keras").get_layer("logits").get_weights()[0]
+    assert np.linalg.norm(kernel, axis=0) == pytest.approx([1, 1, 1], abs=1e-5)  # saved as it decides
+    assert "--head-norm 1" in (run / "report.md").read_text()
+    assert json.loads((run / "config.json").read_text())["head_norm"] == 1.0
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run), "--out", str(bundle), "--quantize", "float32"]) == 0
+    assert json.loads((bundle / "manifest.json").read_text())["head_norm"] == record
+    assert "`--head-norm 1`" in (bundle / "README.md").read_text()
 
 
 def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_config(tmp_path, capsys):
@@ -356,7 +417,7 @@ def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_co
 def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_path):
     from training.config import SAVED_BEFORE, TrainConfig
 
-    saved = TrainConfig(data_dir="photos", out="runs/a", tail_adjust=0.7, label_smoothing=0.2).to_dict()
+    saved = TrainConfig(data_dir="photos", out="runs/a", tail_adjust=0.7, label_smoothing=0.2, head_norm=0.5).to_dict()
     (tmp_path / "new.json").write_text(json.dumps(saved))
     new = TrainConfig.load(tmp_path / "new.json")
     assert new.tail_adjust == 0.7 and new.label_smoothing == 0.2
@@ -364,6 +425,7 @@ def test_a_saved_config_without_a_later_option_loads_as_that_run_trained(tmp_pat
     old = TrainConfig.load(tmp_path / "old.json")
     assert old.tail_adjust == SAVED_BEFORE["tail_adjust"] == 0.0 and old.learning_rate == saved["learning_rate"]
     assert old.label_smoothing == SAVED_BEFORE["label_smoothing"] == 0.0
+    assert new.head_norm == 0.5 and old.head_norm == SAVED_BEFORE["head_norm"] == 0.0
 
 
 def test_the_same_options_train_the_same_model_and_another_seed_another(tmp_path):

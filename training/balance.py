@@ -150,3 +150,14 @@ def describe_tail_adjust(record: dict) -> str:
     parts = ", ".join(f"{c} +{o:.2f} ({counts.get(c, '?')} photos)" for o, c in boosted)
     return (f"Decision: the top class after a head start for smaller classes (--tail-adjust {tau:g}: "
             f"{tau:g} x log(largest class / class) added to the logit): {parts}")
+
+
+def describe_head_norm(record: dict) -> str:
+    """One line for the terminal and report.md: the classifier's weights as trained, and what was done to them."""
+    lengths = ", ".join(f"{c} {n:.2f}" for c, n in (record.get("norms") or {}).items())
+    exponent = record.get("exponent", 0.0)
+    if not exponent:
+        return f"Head: each class's weights kept at the lengths they trained to ({lengths}; --head-norm 0)"
+    return (f"Head: each class's weights divided by their length{'' if exponent == 1 else f' ** {exponent:g}'} "
+            f"(--head-norm {exponent:g}), so a class that rebalancing pushed hard does not win on length alone "
+            f"(as trained: {lengths})")

@@ -31,6 +31,10 @@ def register(subparsers) -> None:
                    help="multi-class: a head start of TAU*log(n_largest/n_class) on each smaller class's logit, for more "
                         "recall on small classes at some cost to the large ones (default %(default)s; 0: plain argmax; "
                         "docs/quality.md)")
+    p.add_argument("--head-norm", type=float, default=defaults.head_norm, metavar="G",
+                   help="multi-class: divide each class's output weights by their length ** G after training, so a "
+                        "small class that rebalancing pushed hard does not win on weight length (default %(default)s; "
+                        "0: as trained; docs/quality.md)")
     p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, metavar="S",
                    help="multi-class: train towards 1-S+S/K for the true class instead of 1, so a small class's few, "
                         "oversampled photos are not memorised as hard (default %(default)s; 0: off; binary ignores it)")
@@ -76,7 +80,7 @@ def _train(args) -> int:
     cfg = TrainConfig(
         data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, tail_adjust=args.tail_adjust,
+        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, tail_adjust=args.tail_adjust, head_norm=args.head_norm,
         label_smoothing=args.label_smoothing,
         balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
         threshold_folds=args.threshold_folds,

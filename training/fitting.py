@@ -157,6 +157,11 @@ def init_from(model, run_dir: Path, task, log=print) -> None:
     if offsets and any(offsets.values()):  # train on from the model as trained; finish() adds this run's own offsets
         shift_output_bias(model, [-float(offsets.get(c, 0.0)) for c in task.classes])
         log("  (its small-class head start taken out of the output bias first: this run sets its own)")
+    head = (previous.get("head_norm") or {}) if isinstance(previous, dict) else {}
+    if head.get("exponent") and head.get("norms"):  # and its head's weights back to their trained lengths
+        norms = [float(head["norms"].get(c, 1.0)) for c in task.classes]
+        _scale_output_kernel(model, [n ** float(head["exponent"]) if n > 0 else 1.0 for n in norms])
+        log("  (its weight-normalised head put back to the lengths it trained to: this run normalises its own)")
 
 
 def shift_output_bias(model, offsets: list[float]) -> None:
@@ -167,6 +172,31 @@ def shift_output_bias(model, offsets: list[float]) -> None:
     layer = model.get_layer("logits")
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel, (bias + np.asarray(offsets, dtype=bias.dtype)).astype(bias.dtype)])
+
+
+def _scale_output_kernel(model, factors) -> None:
+    """Multiply each class's column of the model's ``logits`` kernel by ``factors[class]``."""
+    import numpy as np
+
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([(kernel * np.asarray(factors, dtype=kernel.dtype)[None, :]).astype(kernel.dtype), bias])
+
+
+def apply_head_norm(model, classes: list[str], exponent: float) -> dict:
+    """Divide each class's weights in a multi-class model's ``logits`` layer by their norm ** ``exponent``
+    (Kang et al. 2020's tau-normalisation). Rebalanced training gives a small class the longest weight
+    vector (the long tail's smallest class: 1.54-1.66 against 1.23-1.41 for the largest), and with the
+    head start on top its few memorised photos decide too much of the score's scale; normalised, every
+    class's logit is a direction match of the same length. Returns run.json's ``head_norm`` record
+    ({exponent, the norms as trained}), from which ``init_from`` restores the trained weights."""
+    import numpy as np
+
+    kernel = model.get_layer("logits").get_weights()[0]
+    norms = np.linalg.norm(kernel.astype(np.float64), axis=0)
+    if exponent:
+        _scale_output_kernel(model, [1.0 / n ** exponent if n > 0 else 1.0 for n in norms])
+    return {"exponent": exponent, "norms": dict(zip(classes, (round(float(n), 6) for n in norms)))}
 
 
 def apply_tail_adjust(model, classes: list[str], train_counts: list[int], tau: float) -> dict:

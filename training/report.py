@@ -14,7 +14,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from seefood.images import load_rgb  # noqa: E402
 from seefood.preprocessing import fit_to_input  # noqa: E402
 from seefood.scoring import UNKNOWN_INDEX, UNKNOWN_LABEL, pr_curve  # noqa: E402
-from training.balance import describe_tail_adjust  # noqa: E402
+from training.balance import describe_head_norm, describe_tail_adjust  # noqa: E402
 from training.metrics import decisions  # noqa: E402
 from training.threshold import BOOTSTRAP, describe_uncertainty  # noqa: E402
 
@@ -187,6 +187,8 @@ def write_report(run, metrics: dict, raw: dict, history: dict) -> None:
                      f"have picked {gap['test_best_threshold']:.2f} (F1 {gap['test_best_f1']:.3f}), which no product can "
                      "know in advance.")
     if not run.binary:
+        if (run.raw.get("head_norm") or {}).get("exponent"):
+            lines.append(describe_head_norm(run.raw["head_norm"]) + ".")
         lines.append(describe_tail_adjust(run.raw.get("tail_adjust") or {}) + ".")
     lines.append("")
     for split, s in metrics["splits"].items():

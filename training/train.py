@@ -332,14 +332,19 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
 
     task, audit, splits, plan, inv = prepared.task, prepared.audit, prepared.splits, prepared.plan, prepared.inv
     binary = task.kind == "binary"
-    tail = None
+    tail = head = None
     if not binary:  # before saving: the model file, export, the app and phones all decide with it
-        from training.balance import describe_tail_adjust
-        from training.fitting import apply_tail_adjust
+        from training.balance import describe_head_norm, describe_tail_adjust
+        from training.fitting import apply_head_norm, apply_tail_adjust
 
+        head = apply_head_norm(model, task.classes, cfg.head_norm)  # recorded either way: the lengths as trained
+        if cfg.head_norm:
+            _log(describe_head_norm(head))
         tail = apply_tail_adjust(model, task.classes, [audit["class_counts"][c]["train"] for c in task.classes],
                                  cfg.tail_adjust)
         _log(describe_tail_adjust(tail))
+    elif cfg.head_norm:
+        _log(f"Note: --head-norm {cfg.head_norm:g} is for multi-class tasks; this binary task decides by its threshold")
     save_model_atomic(model, out / MODEL_FILE)
     val_items = [(e["path"], e["target"]) for e in splits["val"]]
     if pooled is not None:
@@ -365,6 +370,7 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         "data_dir": inv.data_dir,
         "balance": plan.to_dict(task.classes),
         **({"tail_adjust": tail} if tail is not None else {}),
+        **({"head_norm": head} if head is not None else {}),
         "epochs_run": len(history.get("loss", [])),
         "kept_weights": kept,
         "train_seconds": round(train_seconds, 1),
