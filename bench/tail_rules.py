@@ -42,11 +42,12 @@ def head_logits(run, saved: dict, trained_with: np.ndarray, exponent: float) -> 
     import keras
 
     from seefood import decoded_cache
+    from training.fitting import apply_head_norm
 
     model = run.load_model()
+    apply_head_norm(model, run.classes, exponent)  # what `seefood train --head-norm` does to the saved model
     head = model.get_layer("logits")
     kernel, bias = head.get_weights()
-    kernel = kernel / np.linalg.norm(kernel, axis=0, keepdims=True) ** exponent
     features = keras.Model(model.inputs, head.input)
     size = run.preprocessing.image_size
     out = {}
@@ -66,15 +67,14 @@ def rows_for(run_dir: Path, taus: tuple[float, ...], head_norms: tuple[float, ..
     saved = load_scores(run_dir)
     recorded = (run.raw.get("tail_adjust") or {}).get("offsets") or {}
     trained_with = np.asarray([float(recorded.get(c, 0.0)) for c in run.classes])
+    normalised = {g: head_logits(run, saved, trained_with, g) for g in head_norms if g}
     rows = []
     for exponent, tau in ((g, t) for g in head_norms for t in taus):
         offsets = np.asarray(tail_offsets(counts.tolist(), tau))
         row = {"run": run_dir.name, "tau": tau, "head_norm": exponent}
-        if exponent and tau == taus[0]:
-            logits = head_logits(run, saved, trained_with, exponent)
         for split in ("val", "test"):
             _, labels, scores = saved[split]
-            log_scores = (logits[split] if exponent
+            log_scores = (normalised[exponent][split] if exponent
                           else np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :])
             pred = decide(log_scores, offsets)
             rates = per_class_rates(confusion(pred, labels.astype(int), k))

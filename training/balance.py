@@ -153,11 +153,10 @@ def describe_tail_adjust(record: dict) -> str:
 
 
 def describe_head_norm(record: dict) -> str:
-    """One line for the terminal and report.md: the classifier's weights as trained, and what was done to them."""
+    """One line for the terminal and report.md of a run trained with ``--head-norm G`` (G > 0): what was done
+    to the classifier's weights, and their lengths as trained."""
     lengths = ", ".join(f"{c} {n:.2f}" for c, n in (record.get("norms") or {}).items())
-    exponent = record.get("exponent", 0.0)
-    if not exponent:
-        return f"Head: each class's weights kept at the lengths they trained to ({lengths}; --head-norm 0)"
+    exponent = record["exponent"]
     return (f"Head: each class's weights divided by their length{'' if exponent == 1 else f' ** {exponent:g}'} "
             f"(--head-norm {exponent:g}), so a class that rebalancing pushed hard does not win on length alone "
             f"(as trained: {lengths})")
