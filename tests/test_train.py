@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -371,15 +372,23 @@ def test_head_norm_divides_only_the_output_weights_and_a_continued_run_puts_them
     assert fresh.get_layer("logits").get_weights()[0] == pytest.approx(kernel, abs=1e-4)
 
 
-def test_head_norm_from_the_command_line_reaches_the_saved_model_and_the_report(tmp_path, capsys):
-    import keras
-
+def _train_three_classes(tmp_path, *options: str) -> Path:
+    """``seefood train`` for one epoch at 32 px on a small three-class folder, with ``options``: the run folder."""
     from seefood.cli import main
 
     data = write_class_folder(tmp_path / "data", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
     run = tmp_path / "run"
     assert main(["train", str(data), "--out", str(run), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
-                 "--augment", "none", "--head-norm", "1"]) == 0
+                 "--augment", "none", *options]) == 0
+    return run
+
+
+def test_head_norm_from_the_command_line_reaches_the_saved_model_and_the_report(tmp_path, capsys):
+    import keras
+
+    from seefood.cli import main
+
+    run = _train_three_classes(tmp_path, "--head-norm", "1")
     assert "Head: each class's weights divided by their length (--head-norm 1)" in capsys.readouterr().out
     record = json.loads((run / "run.json").read_text())["head_norm"]
     assert record["exponent"] == 1.0 and set(record["norms"]) == {"apple_pie", "baklava", "ribs"}
@@ -398,10 +407,7 @@ def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_co
 
     from seefood.cli import main
 
-    data = write_class_folder(tmp_path / "data", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
-    run = tmp_path / "run"
-    assert main(["train", str(data), "--out", str(run), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
-                 "--augment", "none", "--label-smoothing", "0.2"]) == 0
+    run = _train_three_classes(tmp_path, "--label-smoothing", "0.2")
     assert ", label smoothing 0.2" in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["label_smoothing"] == 0.2
     model = keras.saving.load_model(run / "model.keras", compile=True)
