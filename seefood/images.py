@@ -250,7 +250,7 @@ def load_fitted_ahead(paths: list[Path], image_size: int, workers: int | None = 
     size. Pillow releases the GIL while it decodes, so the threads use every core; ``future.result()``
     raises what ``load_fitted`` would have raised for that file, and the caller decides what to do.
     A caller that stops early (an exception, ``break``) cancels the photos not yet started."""
-    workers = workers or max(2, os.cpu_count() or 2)
+    workers = workers or min(8, max(2, os.cpu_count() or 2))  # the audit's cap: a 12 MP PNG is 36 MB while decoding
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seefood-decode")
     pending: deque[tuple[Path, Future]] = deque()
     try:
