@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -175,24 +174,3 @@ def test_falls_back_to_tflite_runtime_then_fails_clearly_without_any_interpreter
     with pytest.raises(BundleError, match="no TFLite interpreter is installed.*pip install ai-edge-litert"):
         Classifier(bundle)
 
-
-def test_litert_start_up_line_stays_off_stderr_unless_verbose(bundle):
-    script = textwrap.dedent(f"""
-        import sys
-        import numpy as np
-        from seefood.bundle import Classifier
-        print("before", file=sys.stderr, flush=True)
-        classifier = Classifier({str(bundle)!r})
-        print("scores", classifier.scores(np.zeros((60, 80, 3), np.uint8)).tolist())
-        print("after", file=sys.stderr, flush=True)
-    """)
-
-    def stderr_lines(verbose: str) -> list[str]:
-        env = {k: v for k, v in os.environ.items() if k != "SEEFOOD_VERBOSE"} | {"SEEFOOD_VERBOSE": verbose}
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env,
-                              cwd=Path(__file__).resolve().parents[1])
-        assert done.returncode == 0 and "scores" in done.stdout, done.stderr[-3000:]
-        return done.stderr.splitlines()
-
-    assert stderr_lines("0") == ["before", "after"]  # the interpreter's line dropped, ours kept, in order
-    assert "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." in stderr_lines("1")

@@ -45,3 +45,23 @@ def test_a_tensorflow_command_shows_its_error_and_no_start_up_noise_unless_verbo
     loud = run_python("import sys; from seefood.cli import main; sys.exit(main(sys.argv[1:]))",
                       "--verbose", "verify", missing)
     assert loud.returncode == 2 and "I0000" in loud.stderr and loud.stderr.strip().endswith(f"--out {missing}`")
+
+
+def test_litert_start_up_line_stays_off_stderr_unless_verbose(tmp_path_factory):
+    from tests.export_fixtures import cached_bundle
+
+    code = """
+        import os, sys
+        import numpy as np
+        os.environ["SEEFOOD_VERBOSE"] = sys.argv[2]
+        from seefood.bundle import Classifier
+        print("before", file=sys.stderr, flush=True)
+        classifier = Classifier(sys.argv[1])
+        print("scores", classifier.scores(np.zeros((60, 80, 3), np.uint8)).tolist())
+        print("after", file=sys.stderr, flush=True)
+    """
+    bundle = str(cached_bundle(tmp_path_factory, "binary", "float32"))
+    quiet, loud = run_python(code, bundle, "0"), run_python(code, bundle, "1")
+    assert quiet.returncode == loud.returncode == 0 and "scores" in quiet.stdout, quiet.stderr[-3000:]
+    assert quiet.stderr.splitlines() == ["before", "after"]  # the interpreter's line dropped, ours kept, in order
+    assert "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." in loud.stderr
