@@ -13,6 +13,8 @@ is judged on the same test photos and each recipe carves its own validation spli
 - tiny: 14 photos of one class against 100 others (the guard must warn here and nowhere else).
 - longtail2 (opt-in, not in the full run): the long tail again with other photos and other classes in each role
   (classes taken in reverse name order, photos drawn in another order), to check a decision chosen on ``longtail``.
+- longtail3 (opt-in, likewise): a third cast (name order starting at the third class, so its smallest class is the
+  smallest in neither of the others), for a decision chosen on both ``longtail`` and ``longtail2``.
 
 Recipes: ``default`` is ``seefood train`` as a user runs it; ``plain`` is no rebalancing, no augmentation and no
 label smoothing, judged at 0.5 / argmax (the articles' recipe); ``reference`` is
@@ -42,7 +44,7 @@ DATA = SHARED / "data"
 REFERENCE = SHARED / "reference" / "one_file_recipe.py"
 SETS = ("food5", "food13", "flowers5", "scenes6")
 FAMILIES = ("binary", "longtail", "tiny")
-HELD_OUT_FAMILIES = ("longtail2",)
+HELD_OUT_FAMILIES = ("longtail2", "longtail3")
 RECIPES = ("default", "plain", "reference")
 # One positive class per set for the binary and tiny tasks (the first class with enough test photos).
 POSITIVE = {"food5": "baby_back_ribs", "food13": "sushi", "flowers5": "tulips", "scenes6": "glacier"}
@@ -107,7 +109,7 @@ def build_task(set_name: str, family: str, tasks_dir: Path) -> Path:
         _link(_ranked(_photos(set_name, "test", positive), salt)[:TEST_POSITIVES], task / "test" / positive)
         _link(_spread(set_name, "test", others, TEST_NEGATIVES, salt), task / "test" / f"not_{positive}")
     else:
-        roles = _classes(set_name)[:len(LONGTAIL)] if family == "longtail" else _held_out_roles(set_name)
+        roles = _classes(set_name)[:len(LONGTAIL)] if family == "longtail" else _held_out_roles(set_name, family)
         for count, cls in zip(LONGTAIL, roles):
             _link(_ranked(_photos(set_name, "train", cls), salt)[:count], task / "train" / cls)
             _link(_ranked(_photos(set_name, "test", cls), salt)[:LONGTAIL_TEST], task / "test" / cls)
@@ -115,14 +117,16 @@ def build_task(set_name: str, family: str, tasks_dir: Path) -> Path:
     return task
 
 
-def _held_out_roles(set_name: str) -> list[str]:
-    """The classes of ``longtail2``, largest role first: in reverse name order, each role taking the first class
-    not yet used that has the photos for it (on every set here the smallest role goes to another class than in
-    ``longtail``)."""
+def _held_out_roles(set_name: str, family: str = "longtail2") -> list[str]:
+    """The classes of a held-out long tail, largest role first: ``longtail2`` walks the classes in reverse name
+    order, ``longtail3`` in name order starting at the third; each role takes the first class not yet used that has
+    the photos for it. On every set here the three families give the smallest role to three different classes."""
     sizes = {c: len(_photos(set_name, "train", c)) for c in _classes(set_name)}
+    names = sorted(sizes)
+    order = names[::-1] if family == "longtail2" else names[2:] + names[:2]
     roles: list[str] = []
     for count in LONGTAIL:
-        left = [c for c in sorted(sizes, reverse=True) if c not in roles]
+        left = [c for c in order if c not in roles]
         need = min(count, max(sizes[c] for c in left))  # as in longtail, a set short of 240 gives what it has
         roles.append(next(c for c in left if sizes[c] >= need))
     return roles
