@@ -12,7 +12,9 @@ and accuracy, and the same per data set; ``--json`` writes every run's numbers.
 ``--head-norm 0 1`` also divides each class's weights in the model's ``logits`` layer by their norm to
 that power before deciding (Kang et al. 2020's tau-normalisation; 0 leaves the head as trained). That
 needs the features, so each run's model is loaded and its validation and test photos are run through it
-(read from the decoded-photo cache); the trained head start is taken out of the bias first, as above.
+(read from the decoded-photo cache); the trained head start is taken out of the bias first, as above, and a
+run trained with ``--head-norm`` has its trained lengths put back first, so every exponent starts from the head as
+trained.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def head_logits(run, saved: dict, trained_with: np.ndarray, exponent: float) -> 
     import keras
 
     from seefood import decoded_cache
-    from training.fitting import apply_head_norm
+    from training.fitting import apply_head_norm, undo_head_norm
 
     model = run.load_model()
+    undo_head_norm(model, run.classes, run.raw.get("head_norm"))  # a run trained normalised: back to as trained
     apply_head_norm(model, run.classes, exponent)  # what `seefood train --head-norm` does to the saved model
     head = model.get_layer("logits")
     kernel, bias = head.get_weights()
@@ -67,14 +70,16 @@ def rows_for(run_dir: Path, taus: tuple[float, ...], head_norms: tuple[float, ..
     saved = load_scores(run_dir)
     recorded = (run.raw.get("tail_adjust") or {}).get("offsets") or {}
     trained_with = np.asarray([float(recorded.get(c, 0.0)) for c in run.classes])
-    normalised = {g: head_logits(run, saved, trained_with, g) for g in head_norms if g}
+    trained_norm = (run.raw.get("head_norm") or {}).get("exponent") or 0.0
+    # the saved scores are the head as saved: any other exponent (0 too, for a run trained normalised) needs the model
+    normalised = {g: head_logits(run, saved, trained_with, g) for g in head_norms if g != trained_norm}
     rows = []
     for exponent, tau in ((g, t) for g in head_norms for t in taus):
         offsets = np.asarray(tail_offsets(counts.tolist(), tau))
         row = {"run": run_dir.name, "tau": tau, "head_norm": exponent}
         for split in ("val", "test"):
             _, labels, scores = saved[split]
-            log_scores = (normalised[exponent][split] if exponent
+            log_scores = (normalised[exponent][split] if exponent in normalised
                           else np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :])
             pred = decide(log_scores, offsets)
             rates = per_class_rates(confusion(pred, labels.astype(int), k))

@@ -161,7 +161,8 @@ def readme_text(folder: Path) -> str:
                        "with nothing to add.")
         head = manifest.get("head_norm") or {}
         if head.get("exponent"):
-            output += (f" Each class's output weights were divided by their length after training (`--head-norm "
+            power = "" if head["exponent"] == 1 else f" ** {head['exponent']:g}"
+            output += (f" Each class's output weights were divided by their length{power} after training (`--head-norm "
                        f"{head['exponent']:g}`), inside the model too.")
     verification = manifest.get("verification") or {}
     if verification:

@@ -337,3 +337,37 @@ def test_decode_ceiling_times_the_audits_steps_on_real_files_each_giving_what_it
     assert np.asarray(done["TensorFlow decode_jpeg full + resize (as image_dataset_from_directory)"]).shape == (32, 32, 3)
     calls = []
     assert _per_photo_ms(calls.append, paths) > 0 and calls == paths * 3  # every photo, every round
+
+
+def test_tail_rules_measures_every_exponent_from_the_head_as_trained(tmp_path):
+    """A run trained with --head-norm 0.5 saves its head divided by norm ** 0.5; bench.tail_rules must put the trained
+    lengths back before applying an exponent, so exponent 0.5 re-creates the saved scores and exponent 0 the head as
+    trained (dividing the saved head again would give norm ** 0.25)."""
+    import numpy as np
+
+    from bench.tail_rules import head_logits, rows_for
+    from seefood.cli import main
+    from training.run_io import load_run, load_scores
+
+    data = tmp_path / "task"
+    write_class_folder(data / "train", {"apple_pie": 16, "baklava": 12, "ribs": 8}, seed=8)
+    write_class_folder(data / "test", {"apple_pie": 4, "baklava": 4, "ribs": 4}, seed=9)
+    run_dir = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run_dir), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+                 "--augment", "none", "--head-norm", "0.5"]) == 0
+    run, saved = load_run(run_dir), load_scores(run_dir)
+    offsets = run.raw["tail_adjust"]["offsets"]
+    trained_with = np.asarray([offsets[c] for c in run.classes])
+
+    def softmax(logits):
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    again = head_logits(run, saved, trained_with, 0.5)
+    for split in ("val", "test"):
+        assert softmax(again[split] + trained_with) == pytest.approx(saved[split][2], abs=1e-4)
+    as_trained = head_logits(run, saved, trained_with, 0.0)
+    assert not np.allclose(as_trained["test"], again["test"], atol=1e-3)  # the undone head really differs
+    rows = {r["head_norm"]: r for r in rows_for(run_dir, (0.75,), (0.0, 0.5))}
+    predicted = np.argmax(saved["test"][2], axis=1)
+    assert rows[0.5]["test"]["accuracy"] == pytest.approx(float(np.mean(predicted == saved["test"][1])))

@@ -158,10 +158,19 @@ def init_from(model, run_dir: Path, task, log=print) -> None:
         shift_output_bias(model, [-float(offsets.get(c, 0.0)) for c in task.classes])
         log("  (its small-class head start taken out of the output bias first: this run sets its own)")
     head = (previous.get("head_norm") or {}) if isinstance(previous, dict) else {}
-    if head.get("exponent") and head.get("norms"):  # and its head's weights back to their trained lengths
-        norms = [float(head["norms"].get(c, 1.0)) for c in task.classes]
-        _scale_output_kernel(model, [n ** float(head["exponent"]) if n > 0 else 1.0 for n in norms])
+    if undo_head_norm(model, task.classes, head):  # and its head's weights back to their trained lengths
         log("  (its weight-normalised head put back to the lengths it trained to: this run normalises its own)")
+
+
+def undo_head_norm(model, classes: list[str], record: dict | None) -> bool:
+    """Put a model saved with ``apply_head_norm``'s ``record`` back to the output weights it trained to
+    (each class's column times its recorded norm ** exponent). False when there was nothing to undo."""
+    record = record or {}
+    if not (record.get("exponent") and record.get("norms")):
+        return False
+    norms = [float(record["norms"].get(c, 1.0)) for c in classes]
+    _scale_output_kernel(model, [n ** float(record["exponent"]) if n > 0 else 1.0 for n in norms])
+    return True
 
 
 def shift_output_bias(model, offsets: list[float]) -> None:

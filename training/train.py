@@ -23,7 +23,7 @@ from seefood.ownership import check_apart, check_output_folder
 from training import audit as audit_mod
 from training.balance import format_plan, plan_balance
 from training.cluster import reduce_nests, scratch_out, worker_role
-from training.config import TrainConfig, auto_epochs
+from training.config import DEFAULT_HEAD_NORM, TrainConfig, auto_epochs
 from training.dataset import discover
 from training.run_io import (
     MODEL_FILE,
@@ -343,7 +343,7 @@ def finish(cfg: TrainConfig, out: Path, prepared: Prepared, model, history: dict
         tail = apply_tail_adjust(model, task.classes, [audit["class_counts"][c]["train"] for c in task.classes],
                                  cfg.tail_adjust)
         _log(describe_tail_adjust(tail))
-    elif cfg.head_norm:
+    elif cfg.head_norm not in (0, DEFAULT_HEAD_NORM):  # asked for, not the default that every run carries
         _log(f"Note: --head-norm {cfg.head_norm:g} is for multi-class tasks; this binary task decides by its threshold")
     save_model_atomic(model, out / MODEL_FILE)
     val_items = [(e["path"], e["target"]) for e in splits["val"]]
