@@ -400,6 +400,10 @@ def test_head_norm_from_the_command_line_reaches_the_saved_model_and_the_report(
     assert main(["export", str(run), "--out", str(bundle), "--quantize", "float32"]) == 0
     assert json.loads((bundle / "manifest.json").read_text())["head_norm"] == record
     assert "`--head-norm 1`" in (bundle / "README.md").read_text()
+    binary = write_class_folder(tmp_path / "binary", {"hotdog": 12, "not_hotdog": 24}, seed=9)
+    assert main(["train", str(binary), "--out", str(tmp_path / "binary_run"), "--image-size", "32", "--epochs", "1",
+                 "--batch-size", "8", "--augment", "none", "--head-norm", "1"]) == 0
+    assert "--head-norm 1 is for multi-class tasks" in capsys.readouterr().out  # asked for: said, not dropped
 
 
 def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_config(tmp_path, capsys):
@@ -415,7 +419,9 @@ def test_label_smoothing_from_the_command_line_reaches_the_loss_and_the_saved_co
     binary = write_class_folder(tmp_path / "binary", {"hotdog": 12, "not_hotdog": 24}, seed=9)
     assert main(["train", str(binary), "--out", str(tmp_path / "binary_run"), "--image-size", "32", "--epochs", "1",
                  "--batch-size", "8", "--augment", "none", "--label-smoothing", "0.2"]) == 0
-    assert "--label-smoothing 0.2 is for multi-class tasks" in capsys.readouterr().out  # said, not silently dropped
+    printed = capsys.readouterr().out
+    assert "--label-smoothing 0.2 is for multi-class tasks" in printed  # said, not silently dropped
+    assert "--head-norm" not in printed  # the multi-class default is not a request this binary run ignores
     loss = keras.saving.load_model(tmp_path / "binary_run" / "model.keras").loss.get_config()
     assert loss["name"] == "binary_crossentropy" and loss["label_smoothing"] == 0.0
 
