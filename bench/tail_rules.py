@@ -38,9 +38,10 @@ def decide(log_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.argmax(log_scores + offsets[None, :], axis=1)
 
 
-def head_logits(run, saved: dict, trained_with: np.ndarray, exponent: float) -> dict[str, np.ndarray]:
-    """Each split's logits with every class's weight column divided by its norm ** ``exponent`` and the
-    trained head start taken out of the bias, from the run's model and its saved photo order."""
+def head_logits(run, saved: dict, trained_with: np.ndarray, exponents) -> dict[float, dict[str, np.ndarray]]:
+    """Per exponent, each split's logits with every class's weight column divided by its norm ** exponent and
+    the trained head start taken out of the bias, from the run's model and its saved photo order. The
+    features do not depend on the exponent, so the photos go through the model once."""
     import keras
 
     from seefood import decoded_cache
@@ -48,15 +49,18 @@ def head_logits(run, saved: dict, trained_with: np.ndarray, exponent: float) -> 
 
     model = run.load_model()
     undo_head_norm(model, run.classes, run.raw.get("head_norm"))  # a run trained normalised: back to as trained
-    apply_head_norm(model, run.classes, exponent)  # what `seefood train --head-norm` does to the saved model
     head = model.get_layer("logits")
-    kernel, bias = head.get_weights()
+    trained = head.get_weights()
     features = keras.Model(model.inputs, head.input)
     size = run.preprocessing.image_size
+    feats = {split: features.predict(np.stack([decoded_cache.fitted(path, size) for path in saved[split][0]]),
+                                     batch_size=64, verbose=0) for split in ("val", "test")}
     out = {}
-    for split in ("val", "test"):
-        pixels = np.stack([decoded_cache.fitted(path, size) for path in saved[split][0]])
-        out[split] = features.predict(pixels, batch_size=64, verbose=0) @ kernel + (bias - trained_with)[None, :]
+    for exponent in exponents:
+        head.set_weights(trained)
+        apply_head_norm(model, run.classes, exponent)  # what `seefood train --head-norm` does to the saved model
+        kernel, bias = head.get_weights()
+        out[exponent] = {split: f @ kernel + (bias - trained_with)[None, :] for split, f in feats.items()}
     return out
 
 
@@ -72,7 +76,8 @@ def rows_for(run_dir: Path, taus: tuple[float, ...], head_norms: tuple[float, ..
     trained_with = np.asarray([float(recorded.get(c, 0.0)) for c in run.classes])
     trained_norm = (run.raw.get("head_norm") or {}).get("exponent") or 0.0
     # the saved scores are the head as saved: any other exponent (0 too, for a run trained normalised) needs the model
-    normalised = {g: head_logits(run, saved, trained_with, g) for g in head_norms if g != trained_norm}
+    others = [g for g in head_norms if g != trained_norm]
+    normalised = head_logits(run, saved, trained_with, others) if others else {}
     rows = []
     for exponent, tau in ((g, t) for g in head_norms for t in taus):
         offsets = np.asarray(tail_offsets(counts.tolist(), tau))

@@ -363,11 +363,13 @@ def test_tail_rules_measures_every_exponent_from_the_head_as_trained(tmp_path):
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    again = head_logits(run, saved, trained_with, 0.5)
+    both = head_logits(run, saved, trained_with, (0.5, 0.0))  # one pass through the model for both exponents
+    again, as_trained = both[0.5], both[0.0]
     for split in ("val", "test"):
         assert softmax(again[split] + trained_with) == pytest.approx(saved[split][2], abs=1e-4)
-    as_trained = head_logits(run, saved, trained_with, 0.0)
     assert not np.allclose(as_trained["test"], again["test"], atol=1e-3)  # the undone head really differs
+    alone = head_logits(run, saved, trained_with, (0.0,))[0.0]  # each exponent starts from the head as trained
+    assert as_trained["test"] == pytest.approx(alone["test"], abs=1e-5)
     rows = {r["head_norm"]: r for r in rows_for(run_dir, (0.75,), (0.0, 0.5))}
     predicted = np.argmax(saved["test"][2], axis=1)
     assert rows[0.5]["test"]["accuracy"] == pytest.approx(float(np.mean(predicted == saved["test"][1])))

@@ -155,7 +155,7 @@ def init_from(model, run_dir: Path, task, log=print) -> None:
     log(f"Initialised from {source}")
     offsets = (previous.get("tail_adjust") or {}).get("offsets") if isinstance(previous, dict) else None
     if offsets and any(offsets.values()):  # train on from the model as trained; finish() adds this run's own offsets
-        shift_output_bias(model, [-float(offsets.get(c, 0.0)) for c in task.classes])
+        edit_output_layer(model, offsets=[-float(offsets.get(c, 0.0)) for c in task.classes])
         log("  (its small-class head start taken out of the output bias first: this run sets its own)")
     head = (previous.get("head_norm") or {}) if isinstance(previous, dict) else {}
     if undo_head_norm(model, task.classes, head):  # and its head's weights back to their trained lengths
@@ -169,27 +169,22 @@ def undo_head_norm(model, classes: list[str], record: dict | None) -> bool:
     if not (record.get("exponent") and record.get("norms")):
         return False
     norms = [float(record["norms"].get(c, 1.0)) for c in classes]
-    _scale_output_kernel(model, [n ** float(record["exponent"]) if n > 0 else 1.0 for n in norms])
+    edit_output_layer(model, factors=[n ** float(record["exponent"]) if n > 0 else 1.0 for n in norms])
     return True
 
 
-def shift_output_bias(model, offsets: list[float]) -> None:
-    """Add ``offsets`` to the bias of the model's ``logits`` layer (build_model's head): every
-    softmax score then ranks as if ``offsets`` were added to the logits."""
+def edit_output_layer(model, factors=None, offsets=None) -> None:
+    """Multiply each class's column of the model's ``logits`` kernel (build_model's head) by ``factors[class]``
+    and add ``offsets`` to its bias. With offsets, every softmax score ranks as if they were added to the logits."""
     import numpy as np
 
     layer = model.get_layer("logits")
     kernel, bias = layer.get_weights()
-    layer.set_weights([kernel, (bias + np.asarray(offsets, dtype=bias.dtype)).astype(bias.dtype)])
-
-
-def _scale_output_kernel(model, factors) -> None:
-    """Multiply each class's column of the model's ``logits`` kernel by ``factors[class]``."""
-    import numpy as np
-
-    layer = model.get_layer("logits")
-    kernel, bias = layer.get_weights()
-    layer.set_weights([(kernel * np.asarray(factors, dtype=kernel.dtype)[None, :]).astype(kernel.dtype), bias])
+    if factors is not None:
+        kernel = (kernel * np.asarray(factors, dtype=kernel.dtype)[None, :]).astype(kernel.dtype)
+    if offsets is not None:
+        bias = (bias + np.asarray(offsets, dtype=bias.dtype)).astype(bias.dtype)
+    layer.set_weights([kernel, bias])
 
 
 def apply_head_norm(model, classes: list[str], exponent: float) -> dict:
@@ -204,7 +199,7 @@ def apply_head_norm(model, classes: list[str], exponent: float) -> dict:
     kernel = model.get_layer("logits").get_weights()[0]
     norms = np.linalg.norm(kernel.astype(np.float64), axis=0)
     if exponent:
-        _scale_output_kernel(model, [1.0 / n ** exponent if n > 0 else 1.0 for n in norms])
+        edit_output_layer(model, factors=[1.0 / n ** exponent if n > 0 else 1.0 for n in norms])
     return {"exponent": exponent, "norms": dict(zip(classes, (round(float(n), 6) for n in norms)))}
 
 
@@ -215,7 +210,7 @@ def apply_tail_adjust(model, classes: list[str], train_counts: list[int], tau: f
 
     offsets = tail_offsets(train_counts, tau)
     if any(offsets):
-        shift_output_bias(model, offsets)
+        edit_output_layer(model, offsets=offsets)
     return {"tau": tau, "offsets": dict(zip(classes, (round(o, 6) for o in offsets))),
             "train_counts": dict(zip(classes, train_counts))}
 
