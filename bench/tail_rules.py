@@ -86,17 +86,21 @@ def rows_for(run_dir: Path, taus: tuple[float, ...], head_norms: tuple[float, ..
             _, labels, scores = saved[split]
             log_scores = (normalised[exponent][split] if exponent in normalised
                           else np.log(np.clip(scores, 1e-12, 1.0)) - trained_with[None, :])
-            pred = decide(log_scores, offsets)
-            rates = per_class_rates(confusion(pred, labels.astype(int), k))
-            row[split] = {
-                "smallest_recall": float(rates["recall"][smallest]),
-                "minority_f1": float(rates["f1"][smallest]),
-                "macro_f1": float(np.mean(rates["f1"])),
-                "accuracy": float(np.mean(pred == labels)),
-                "share_predicted_smallest": float(np.mean(pred == smallest)),
-            }
+            row[split] = decision_numbers(decide(log_scores, offsets), labels, k, smallest)
         rows.append(row)
     return rows
+
+
+def decision_numbers(pred: np.ndarray, labels: np.ndarray, k: int, smallest: int) -> dict[str, float]:
+    """One split's numbers for a decision: the smallest class's recall and F1, macro-F1, accuracy."""
+    rates = per_class_rates(confusion(pred, labels.astype(int), k))
+    return {
+        "smallest_recall": float(rates["recall"][smallest]),
+        "minority_f1": float(rates["f1"][smallest]),
+        "macro_f1": float(np.mean(rates["f1"])),
+        "accuracy": float(np.mean(pred == labels)),
+        "share_predicted_smallest": float(np.mean(pred == smallest)),
+    }
 
 
 def _set_of(run_name: str) -> str:
