@@ -373,3 +373,30 @@ def test_tail_rules_measures_every_exponent_from_the_head_as_trained(tmp_path):
     rows = {r["head_norm"]: r for r in rows_for(run_dir, (0.75,), (0.0, 0.5))}
     predicted = np.argmax(saved["test"][2], axis=1)
     assert rows[0.5]["test"]["accuracy"] == pytest.approx(float(np.mean(predicted == saved["test"][1])))
+
+
+def test_centroid_rules_finds_a_three_photo_class_whatever_offset_the_features_share():
+    """Features that share a large component along the very direction that tells two classes apart (ReLU
+    features share one) decide the same as without it: centring takes it out before the scaling to unit
+    length, which would otherwise flatten that direction. A class of 3 photos is found as readily as one of 50."""
+    import numpy as np
+
+    from bench.centroid_rules import nearest_centroid
+
+    rng = np.random.default_rng(0)
+    signals = np.zeros((3, 8))
+    signals[0, 0], signals[1, 0], signals[2, 1] = 3.0, -3.0, 3.0  # classes 0 and 1 differ along axis 0 only
+
+    def photos(c: int, n: int) -> np.ndarray:
+        return signals[c] + rng.normal(0, 0.5, (n, 8))
+
+    counts = (50, 20, 3)
+    train = np.concatenate([photos(c, n) for c, n in enumerate(counts)])
+    labels = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    test = np.concatenate([photos(c, 20) for c in range(3)])
+    expected = [c for c in range(3) for _ in range(20)]
+    offset = np.zeros(8)
+    offset[0] = 1000.0
+    for shift in (0.0, 1.0):
+        pred = nearest_centroid(train + shift * offset, labels, 3, {"test": test + shift * offset})["test"]
+        assert pred.tolist() == expected
