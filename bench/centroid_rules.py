@@ -77,7 +77,8 @@ def rows_for_run(run_dir: Path, tau: float, head_norm: float) -> list[dict]:
 def summary(rows: list[dict]) -> str:
     keys = ("smallest_recall", "macro_f1", "minority_f1", "accuracy")
     sets = sorted({r["run"].split("-", 1)[0] for r in rows})
-    lines = ["| rule | set | runs | " + " | ".join(f"test {k}" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    lines = ["| rule | set | runs | " + " | ".join(f"test {k}" for k in keys) + " |",
+             "|---|---|---|" + "---|" * len(keys)]
     for rule in ("default", "centroid"):
         mine = [r for r in rows if r["rule"] == rule]
         per_set = {s: [r for r in mine if r["run"].split("-", 1)[0] == s] for s in sets}
@@ -85,7 +86,8 @@ def summary(rows: list[dict]) -> str:
             cells = [f"{statistics.mean(r['test'][k] for r in group):.3f}" for k in keys]
             lines.append(f"| {rule} | {s} | {len(group)} | " + " | ".join(cells) + " |")
         means = [statistics.mean(statistics.mean(r["test"][k] for r in g) for g in per_set.values()) for k in keys]
-        lines.append(f"| **{rule}** | **mean over sets** | {len(mine)} | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
+        lines.append(f"| **{rule}** | **mean over sets** | {len(mine)} | "
+                     + " | ".join(f"**{m:.3f}**" for m in means) + " |")
     by_run = {}
     for r in rows:
         by_run.setdefault(r["run"], {})[r["rule"]] = r["test"]
