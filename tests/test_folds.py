@@ -40,6 +40,10 @@ def test_bad_fold_counts_are_refused():
             TrainConfig(data_dir="d", out="o", threshold_folds=bad)
     with pytest.raises(ValueError, match="--mixup"):
         TrainConfig(data_dir="d", out="o", mixup=-0.1)
+    with pytest.raises(ValueError, match="--cutmix"):
+        TrainConfig(data_dir="d", out="o", cutmix=11)
+    with pytest.raises(ValueError, match="choose one"):
+        TrainConfig(data_dir="d", out="o", mixup=0.4, cutmix=1.0)
 
 
 def test_mixup_blends_photos_targets_and_weights_of_the_same_batch():
@@ -66,6 +70,42 @@ def test_mixup_blends_photos_targets_and_weights_of_the_same_batch():
         assert mixed.min() >= values.min() and mixed.max() <= values.max()
         blended += int(np.sum((lam_from_target > 0.05) & (lam_from_target < 0.95)))
     assert blended > 0  # some photos really are mixtures, not just copies
+
+
+def test_cutmix_pastes_one_box_of_a_partner_and_blends_targets_and_weights_by_its_area():
+    import tensorflow as tf
+
+    from training.pipeline import _cutmix_op
+
+    n = 8
+    values = np.arange(n, dtype=np.uint8) * 30
+    images = np.stack([np.full((16, 12, 3), v, np.uint8) for v in values])
+    targets = np.eye(n, dtype=np.float32)
+    weights = np.arange(1, n + 1, dtype=np.float32)
+    ds = tf.data.Dataset.from_tensors((images, targets, weights)).repeat(6).enumerate()
+    batches = [tuple(t.numpy() for t in b) for b in ds.map(_cutmix_op(1.0, seed=5))]
+    again = [tuple(t.numpy() for t in b) for b in ds.map(_cutmix_op(1.0, seed=5))]
+    assert all(np.array_equal(a, b) for x, y in zip(batches, again) for a, b in zip(x, y))  # seeded
+    untouched = pasted = 0
+    for mixed, soft, w in batches:
+        assert mixed.dtype == np.uint8 and mixed.shape == images.shape
+        for i in range(n):
+            own = mixed[i, :, :, 0] == values[i]
+            np.testing.assert_allclose(soft[i, i], own.mean(), atol=1e-6)  # the target is the area share
+            if own.all():
+                untouched += 1
+                assert soft[i, i] == 1.0 and w[i] == weights[i]
+                continue
+            (partner,) = {int(v) // 30 for v in np.unique(mixed[i, :, :, 0][~own])}  # one partner only
+            assert partner != i
+            np.testing.assert_allclose(soft[i, partner], 1.0 - own.mean(), atol=1e-6)
+            np.testing.assert_allclose(w[i], soft[i, i] * weights[i] + soft[i, partner] * weights[partner], rtol=1e-5)
+            rows, cols = np.nonzero(~own)  # the partner's pixels fill one box
+            box = np.zeros_like(own)
+            box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+            assert np.array_equal(box, ~own)
+            pasted += 1
+    assert untouched > 0 and pasted > 0  # about half of the photos get a box
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--augment", choices=AUGMENTS, default=defaults.augment)
     p.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA",
                    help="blend training photos in pairs, lambda ~ Beta(ALPHA, ALPHA) (0: off)")
+    p.add_argument("--cutmix", type=float, default=defaults.cutmix, metavar="ALPHA",
+                   help="paste a box of another training photo into half of them, area share 1 - lambda, "
+                        "lambda ~ Beta(ALPHA, ALPHA) (0: off)")
     p.add_argument("--tail-adjust", type=float, default=defaults.tail_adjust, metavar="TAU",
                    help="multi-class: a head start of TAU*log(n_largest/n_class) on each smaller class's logit, for more "
                         "recall on small classes at some cost to the large ones (default %(default)s; 0: plain argmax; "
@@ -80,7 +83,7 @@ def _train(args) -> int:
     cfg = TrainConfig(
         data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, tail_adjust=args.tail_adjust,
+        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, cutmix=args.cutmix, tail_adjust=args.tail_adjust,
         head_norm=args.head_norm, label_smoothing=args.label_smoothing,
         balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
         threshold_folds=args.threshold_folds,

@@ -79,6 +79,9 @@ class TrainConfig:
     learning_rate: the peak of that schedule (AdamW, decoupled ``weight_decay``).
     mixup: alpha of mixup (each training photo blended with another of its batch, lambda ~ Beta(alpha,
         alpha)); 0 (default) turns it off: 0.4 lowered the long tail's smallest-class recall (docs/quality.md).
+    cutmix: alpha of CutMix (half of each batch's photos get a box of another photo of the batch pasted in, area
+        share 1 - lambda, lambda ~ Beta(alpha, alpha); targets blended by the area); 0 (default) turns it off.
+        Not combined with ``mixup``.
     tail_adjust: multi-class decisions give each class a head start of ``tail_adjust * log(n_largest /
         n_class)`` on its logit (``training.balance.tail_offsets``), folded into the saved model's output
         bias, so export, the app and phones decide alike. Rebalanced training still under-calls a small class
@@ -111,6 +114,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: str = "strong"
     mixup: float = 0.0
+    cutmix: float = 0.0
     tail_adjust: float = DEFAULT_TAIL_ADJUST
     head_norm: float = DEFAULT_HEAD_NORM
     label_smoothing: float = DEFAULT_LABEL_SMOOTHING
@@ -154,6 +158,10 @@ class TrainConfig:
             raise InputError(f"--threshold-folds must be 0 (off) or 2 to 10, got {self.threshold_folds}")
         if not 0 <= self.mixup <= 10:
             raise InputError(f"--mixup is the Beta(alpha, alpha) of the blend, 0 (off) to 10, got {self.mixup}")
+        if not 0 <= self.cutmix <= 10:
+            raise InputError(f"--cutmix is the Beta(alpha, alpha) of the pasted area, 0 (off) to 10, got {self.cutmix}")
+        if self.mixup and self.cutmix:
+            raise InputError("--mixup and --cutmix each mix a batch's photos in pairs; choose one")
         if not 0 <= self.tail_adjust <= 3:
             raise InputError(f"--tail-adjust must be 0 (off) to 3, got {self.tail_adjust}")
         if not 0 <= self.head_norm <= 2:

@@ -79,7 +79,8 @@ def out_of_fold_scores(cfg: TrainConfig, task, items: list[dict], epochs: int, s
         fold_targets = [targets[i] for i in kept]
         plan = plan_balance(cfg.balance, np.bincount(fold_targets, minlength=len(task.classes)).tolist())
         stream = lambda p: training_dataset(paths, fold_targets, cfg.image_size, task.num_outputs,  # noqa: E731
-                                            binary, p, batch, cfg.seed + 7919 * (k + 1), mixup=cfg.mixup)
+                                            binary, p, batch, cfg.seed + 7919 * (k + 1), mixup=cfg.mixup,
+                                            cutmix=cfg.cutmix)
         ds, steps = stream(plan)
         model, backbone = build_compiled(cfg, task, plan, strategy, steps, epochs, cfg.seed + 7919 * (k + 1),
                                          log=lambda _message: None)

@@ -156,6 +156,7 @@ def training_dataset(
     batch_size: int,
     seed: int,
     mixup: float = 0.0,
+    cutmix: float = 0.0,
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream and its steps per epoch (one epoch = as many images as the split).
 
@@ -181,32 +182,82 @@ def training_dataset(
     ds = ds.batch(batch_size)
     if mixup > 0:
         ds = ds.enumerate().map(_mixup_op(mixup, seed), num_parallel_calls=AUTOTUNE)
+    elif cutmix > 0:
+        ds = ds.enumerate().map(_cutmix_op(cutmix, seed), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE), steps
+
+
+def _pair_draws(alpha: float, seed: int, step, n):
+    """Per photo of batch ``step``: lambda ~ Beta(alpha, alpha), a partner photo of the same batch, and the
+    key for further draws. Stateless random ops keyed by (seed, batch number): the same stream on every run."""
+    key = tf.stack([tf.constant(seed, tf.int64), step])
+    g1 = tf.random.stateless_gamma([n], key, alpha)
+    g2 = tf.random.stateless_gamma([n], key + tf.constant([1, 0], tf.int64), alpha)
+    partner = tf.argsort(tf.random.stateless_uniform([n], key + tf.constant([2, 0], tf.int64)))
+    return g1 / (g1 + g2), partner, key
+
+
+def _blend_with_partner(share, partner, targets, weights) -> tuple:
+    """Targets and sample weights: ``share`` of the photo's own, the rest of its partner's."""
+
+    def blend(values, shape):
+        own = tf.reshape(share, shape)
+        return own * values + (1.0 - own) * tf.gather(values, partner)
+
+    return (blend(targets, (-1, 1)), *(blend(w, (-1,)) for w in weights))
 
 
 def _mixup_op(alpha: float, seed: int):
     """Mixup (Zhang et al. 2018): each photo of a batch blended with another photo of the same batch,
     lambda ~ Beta(alpha, alpha), targets and sample weights blended alike, meant to keep the repeated
     photos of an oversampled class from being memorised (measured: it did not help, docs/quality.md).
-    The training-split precision/recall then count blended targets; validation is unaffected.
-    Stateless random ops keyed by (seed, batch number): the same stream on every run."""
+    The training-split precision/recall then count blended targets; validation is unaffected."""
 
     def mix(step, batch):
         images, targets, *weights = batch
-        n = tf.shape(images)[0]
-        key = tf.stack([tf.constant(seed, tf.int64), step])
-        g1 = tf.random.stateless_gamma([n], key, alpha)
-        g2 = tf.random.stateless_gamma([n], key + tf.constant([1, 0], tf.int64), alpha)
-        lam = g1 / (g1 + g2)
-        partner = tf.argsort(tf.random.stateless_uniform([n], key + tf.constant([2, 0], tf.int64)))
+        lam, partner, _ = _pair_draws(alpha, seed, step, tf.shape(images)[0])
+        share = tf.reshape(lam, (-1, 1, 1, 1))
+        pixels = share * tf.cast(images, tf.float32) + (1.0 - share) * tf.cast(tf.gather(images, partner), tf.float32)
+        targets, *weights = _blend_with_partner(lam, partner, targets, weights)
+        return (tf.cast(tf.round(pixels), tf.uint8), targets, *weights)
 
-        def blend(values, shape):
-            share = tf.reshape(lam, shape)
-            return share * values + (1.0 - share) * tf.gather(values, partner)
+    return mix
 
-        pixels = blend(tf.cast(images, tf.float32), (-1, 1, 1, 1))
-        mixed = (tf.cast(tf.round(pixels), tf.uint8), blend(targets, (-1, 1)))
-        return mixed + tuple(blend(w, (-1,)) for w in weights)
+
+CUTMIX_SHARE = 0.5  # of each batch's photos, those that get a partner's box
+
+
+def _cutmix_op(alpha: float, seed: int):
+    """CutMix (Yun et al. 2019): half the photos of a batch, chosen at random, get a box of a partner photo of
+    the same batch pasted in: area share 1 - lambda, lambda ~ Beta(alpha, alpha), centred uniformly and clipped
+    at the edges. Targets and sample weights are blended by the area actually pasted, so every pixel still comes
+    from a real photo while a small class's few photos keep turning up in new surroundings and in parts
+    (docs/quality.md, "CutMix on the long tail")."""
+
+    def mix(step, batch):
+        images, targets, *weights = batch
+        n, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+        lam, partner, key = _pair_draws(alpha, seed, step, n)
+        chosen = tf.random.stateless_uniform([n], key + tf.constant([3, 0], tf.int64)) < CUTMIX_SHARE
+        centre = tf.random.stateless_uniform([n, 2], key + tf.constant([4, 0], tf.int64))
+        side = tf.sqrt(1.0 - lam)
+
+        def span(centre_share, size):  # the box's [start, end) along one axis, in whole pixels
+            size = tf.cast(size, tf.float32)
+            low = tf.clip_by_value(tf.round((centre_share - side / 2) * size), 0.0, size)
+            high = tf.clip_by_value(tf.round((centre_share + side / 2) * size), 0.0, size)
+            return low, high, size
+
+        y0, y1, h = span(centre[:, 0], height)
+        x0, x1, w = span(centre[:, 1], width)
+        pasted = tf.where(chosen, (y1 - y0) * (x1 - x0) / (h * w), 0.0)
+        rows = tf.cast(tf.range(height), tf.float32)[None, :, None]
+        cols = tf.cast(tf.range(width), tf.float32)[None, None, :]
+        inside = ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
+                  & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]) & chosen[:, None, None])
+        pixels = tf.where(inside[..., None], tf.gather(images, partner), images)
+        targets, *weights = _blend_with_partner(1.0 - pasted, partner, targets, weights)
+        return (pixels, targets, *weights)
 
     return mix
 

@@ -219,7 +219,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     global_batch = cfg.batch_size * replicas
     stream = lambda p: training_dataset(  # noqa: E731  (dataset, steps) for a balance plan
         train_paths, train_targets, cfg.image_size, task.num_outputs, binary, p, global_batch, cfg.seed,
-        mixup=cfg.mixup,
+        mixup=cfg.mixup, cutmix=cfg.cutmix,
     )
     train_ds, steps = stream(plan)
     val_ds = validation_dataset(val_paths, cfg.image_size, global_batch, replicas)
@@ -251,6 +251,7 @@ def fit(cfg: TrainConfig, out: Path, prepared: Prepared, progress=None):
     budget = "" if cfg.epochs else f" (set from {len(train_paths)} training photos; --epochs N to change)"
     stopping = f", early stopping after epoch {epochs // 2} (patience {cfg.patience})" if stopper else ""
     targets = f", mixup alpha {cfg.mixup:g}" if cfg.mixup else ""  # what softens the training targets
+    targets += f", cutmix alpha {cfg.cutmix:g}" if cfg.cutmix else ""
     if cfg.label_smoothing and not binary:
         targets += f", label smoothing {cfg.label_smoothing:g}"
     elif cfg.label_smoothing:
