@@ -189,4 +189,4 @@ class TrainConfig:
 
 
 # Options added after runs were already saved, with the value that reproduces those runs.
-SAVED_BEFORE = {"tail_adjust": 0.0, "label_smoothing": 0.0, "head_norm": 0.0}
+SAVED_BEFORE = {"tail_adjust": 0.0, "label_smoothing": 0.0, "head_norm": 0.0, "cutmix": 0.0}
