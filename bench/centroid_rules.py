@@ -13,14 +13,14 @@ models beside it. Prints the mean over runs per set and over sets; ``--json`` wr
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.tail_rules import decision_numbers, rows_for
+from bench.tail_rules import decision_numbers, finished, print_rows, rows_for
+from seefood.quiet import import_tensorflow
 from training.run_io import load_run, load_scores
 
 
@@ -105,15 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-norm", type=float, default=0.75, help="the default's head norm (default 0.75)")
     parser.add_argument("--json", type=Path, help="write every run's numbers here")
     args = parser.parse_args(argv)
-    rows = [row for run in args.runs if (run / "run.json").is_file()
-            for row in rows_for_run(run, args.tau, args.head_norm)]
-    if not rows:
-        print("error: no finished run among the folders given", file=sys.stderr)
-        return 2
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    print(summary(rows))
-    return 0
+    runs = finished(args.runs)
+    import_tensorflow()  # TensorFlow's start-up noise kept out of the table
+    rows = [row for run in runs for row in rows_for_run(run, args.tau, args.head_norm)]
+    return print_rows(rows, args.json, summary(rows))
 
 
 if __name__ == "__main__":

@@ -140,6 +140,23 @@ def summary(rows: list[dict], rules: list[tuple[float, float]]) -> str:
     return "\n".join(lines)
 
 
+def finished(runs: list[Path]) -> list[Path]:
+    """The folders given that hold a finished run; none is an error (exit status 2)."""
+    done = [run for run in runs if (run / "run.json").is_file()]
+    if not done:
+        print("error: no finished run among the folders given", file=sys.stderr)
+        raise SystemExit(2)
+    return done
+
+
+def print_rows(rows: list, json_path: Path | None, table: str) -> int:
+    """Every run's numbers to ``json_path`` (when given), the table to the terminal."""
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    print(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path)
@@ -149,14 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every run's numbers here")
     args = parser.parse_args(argv)
     taus, head_norms = tuple(args.tau), tuple(args.head_norm)
-    rows = [row for run in args.runs if (run / "run.json").is_file() for row in rows_for(run, taus, head_norms)]
-    if not rows:
-        print("error: no finished run among the folders given", file=sys.stderr)
-        return 2
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    print(summary(rows, [(g, t) for g in head_norms for t in taus]))
-    return 0
+    runs = finished(args.runs)
+    rows = [row for run in runs for row in rows_for(run, taus, head_norms)]
+    return print_rows(rows, args.json, summary(rows, [(g, t) for g in head_norms for t in taus]))
 
 
 if __name__ == "__main__":

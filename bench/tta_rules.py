@@ -14,13 +14,13 @@ numbers with and without the mirror, and on how many runs the mirror is higher; 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from bench.tail_rules import finished, print_rows
 from seefood import decoded_cache
 from seefood.quiet import import_tensorflow
 from seefood.scoring import confusion, per_class_rates
@@ -127,19 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, help="write every run's numbers here")
     args = parser.parse_args(argv)
-    runs = [run for run in args.runs if (run / "run.json").is_file()]
-    if not runs:
-        print("error: no finished run among the folders given", file=sys.stderr)
-        return 2
+    runs = finished(args.runs)
     import_tensorflow()  # TensorFlow's start-up noise kept out of the table
     rows = [rows_for(run) for run in runs]
     if len({r["binary"] for r in rows}) > 1:
         print("error: binary and multi-class runs given together; give one kind at a time", file=sys.stderr)
         return 2
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    print(summary(rows))
-    return 0
+    return print_rows(rows, args.json, summary(rows))
 
 
 if __name__ == "__main__":

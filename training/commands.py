@@ -83,8 +83,8 @@ def _train(args) -> int:
     cfg = TrainConfig(
         data_dir=args.data_dir, out=args.out, model=args.model, weights=args.weights, image_size=args.image_size,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, cutmix=args.cutmix, tail_adjust=args.tail_adjust,
-        head_norm=args.head_norm, label_smoothing=args.label_smoothing,
+        weight_decay=args.weight_decay, augment=args.augment, mixup=args.mixup, cutmix=args.cutmix,
+        tail_adjust=args.tail_adjust, head_norm=args.head_norm, label_smoothing=args.label_smoothing,
         balance=args.balance, loss=args.loss, positive=args.positive, threshold_objective=args.threshold_objective,
         threshold_folds=args.threshold_folds,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
