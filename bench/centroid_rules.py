@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tail_rules import decision_numbers, finished, print_rows, rows_for
+from bench.tail_rules import set_of, decision_numbers, finished, head_features, print_rows, rows_for
 from seefood.quiet import import_tensorflow
 from training.run_io import load_run, load_scores
 
@@ -43,18 +43,6 @@ def nearest_centroid(train_features: np.ndarray, train_labels: np.ndarray, k: in
     return out
 
 
-def features_of(run, paths: list[str]) -> np.ndarray:
-    import keras
-
-    from seefood import decoded_cache
-
-    model = run.load_model()
-    head = model.get_layer("logits")
-    extractor = keras.Model(model.inputs, head.input)
-    size = run.preprocessing.image_size
-    return extractor.predict(np.stack([decoded_cache.fitted(p, size) for p in paths]), batch_size=64, verbose=0)
-
-
 def rows_for_run(run_dir: Path, tau: float, head_norm: float) -> list[dict]:
     run = load_run(run_dir)
     k = len(run.classes)
@@ -62,7 +50,7 @@ def rows_for_run(run_dir: Path, tau: float, head_norm: float) -> list[dict]:
     train_labels = np.asarray([t for _, t in run.splits["train"]])
     smallest = int(np.argmin(np.bincount(train_labels, minlength=k)))
     saved = load_scores(run_dir)
-    everything = features_of(run, train_paths + saved["val"][0] + saved["test"][0])
+    everything = head_features(run.load_model(), run, train_paths + saved["val"][0] + saved["test"][0])
     n_train, n_val = len(train_paths), len(saved["val"][0])
     queries = {"val": everything[n_train:n_train + n_val], "test": everything[n_train + n_val:]}
     preds = nearest_centroid(everything[:n_train], train_labels, k, queries)
@@ -76,12 +64,12 @@ def rows_for_run(run_dir: Path, tau: float, head_norm: float) -> list[dict]:
 
 def summary(rows: list[dict]) -> str:
     keys = ("smallest_recall", "macro_f1", "minority_f1", "accuracy")
-    sets = sorted({r["run"].split("-", 1)[0] for r in rows})
+    sets = sorted({set_of(r["run"]) for r in rows})
     lines = ["| rule | set | runs | " + " | ".join(f"test {k}" for k in keys) + " |",
              "|---|---|---|" + "---|" * len(keys)]
     for rule in ("default", "centroid"):
         mine = [r for r in rows if r["rule"] == rule]
-        per_set = {s: [r for r in mine if r["run"].split("-", 1)[0] == s] for s in sets}
+        per_set = {s: [r for r in mine if set_of(r["run"]) == s] for s in sets}
         for s, group in per_set.items():
             cells = [f"{statistics.mean(r['test'][k] for r in group):.3f}" for k in keys]
             lines.append(f"| {rule} | {s} | {len(group)} | " + " | ".join(cells) + " |")

@@ -38,23 +38,28 @@ def decide(log_scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.argmax(log_scores + offsets[None, :], axis=1)
 
 
+def head_features(model, run, paths: list[str]) -> np.ndarray:
+    """What the model's ``logits`` layer reads for each photo (fitted as the run was, from the decoded-photo cache)."""
+    import keras
+
+    from seefood import decoded_cache
+
+    size = run.preprocessing.image_size
+    features = keras.Model(model.inputs, model.get_layer("logits").input)
+    return features.predict(np.stack([decoded_cache.fitted(path, size) for path in paths]), batch_size=64, verbose=0)
+
+
 def head_logits(run, saved: dict, trained_with: np.ndarray, exponents) -> dict[float, dict[str, np.ndarray]]:
     """Per exponent, each split's logits with every class's weight column divided by its norm ** exponent and
     the trained head start taken out of the bias, from the run's model and its saved photo order. The
     features do not depend on the exponent, so the photos go through the model once."""
-    import keras
-
-    from seefood import decoded_cache
     from training.fitting import apply_head_norm, undo_head_norm
 
     model = run.load_model()
     undo_head_norm(model, run.classes, run.raw.get("head_norm"))  # a run trained normalised: back to as trained
     head = model.get_layer("logits")
     trained = head.get_weights()
-    features = keras.Model(model.inputs, head.input)
-    size = run.preprocessing.image_size
-    feats = {split: features.predict(np.stack([decoded_cache.fitted(path, size) for path in saved[split][0]]),
-                                     batch_size=64, verbose=0) for split in ("val", "test")}
+    feats = {split: head_features(model, run, saved[split][0]) for split in ("val", "test")}
     out = {}
     for exponent in exponents:
         head.set_weights(trained)
@@ -103,7 +108,7 @@ def decision_numbers(pred: np.ndarray, labels: np.ndarray, k: int, smallest: int
     }
 
 
-def _set_of(run_name: str) -> str:
+def set_of(run_name: str) -> str:
     return run_name.split("-", 1)[0]
 
 
@@ -113,23 +118,23 @@ def _rule(row: dict) -> tuple[float, float]:
 
 def summary(rows: list[dict], rules: list[tuple[float, float]]) -> str:
     keys = ("smallest_recall", "minority_f1", "macro_f1", "accuracy")
-    sets = sorted({_set_of(r["run"]) for r in rows})
+    sets = sorted({set_of(r["run"]) for r in rows})
     lines = ["| tau (head norm) | set | runs | " + " | ".join(f"test {k}" for k in keys) + " | val smallest_recall |",
              "|---|---|---|" + "---|" * (len(keys) + 1)]
     for rule in rules:
         name = f"{rule[1]:g}" + (f" ({rule[0]:g})" if rule[0] else "")
         for group in (*sets, "mean over sets"):
             if group == "mean over sets":
-                per_set = [[statistics.mean(r["test"][k] for r in rows if _rule(r) == rule and _set_of(r["run"]) == s)
+                per_set = [[statistics.mean(r["test"][k] for r in rows if _rule(r) == rule and set_of(r["run"]) == s)
                             for s in sets] for k in keys]
                 cells = [f"{statistics.mean(v):.3f}" for v in per_set]
                 val = statistics.mean(statistics.mean(r["val"]["smallest_recall"] for r in rows
-                                                      if _rule(r) == rule and _set_of(r["run"]) == s) for s in sets)
+                                                      if _rule(r) == rule and set_of(r["run"]) == s) for s in sets)
                 n = sum(1 for r in rows if _rule(r) == rule)
                 lines.append(f"| **{name}** | **mean over sets** | {n} | " + " | ".join(f"**{c}**" for c in cells)
                              + f" | {val:.3f} |")
                 continue
-            mine = [r for r in rows if _rule(r) == rule and _set_of(r["run"]) == group]
+            mine = [r for r in rows if _rule(r) == rule and set_of(r["run"]) == group]
             cells = []
             for k in keys:
                 values = [r["test"][k] for r in mine]

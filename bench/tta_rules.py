@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.tail_rules import finished, print_rows
+from bench.tail_rules import finished, print_rows, set_of
 from seefood import decoded_cache
 from seefood.quiet import import_tensorflow
 from seefood.scoring import confusion, per_class_rates
@@ -93,13 +93,9 @@ def rows_for(run_dir: Path) -> dict:
     return row
 
 
-def _set_of(run_name: str) -> str:
-    return run_name.split("-", 1)[0]
-
-
 def summary(rows: list[dict]) -> str:
     keys = ("f1", "pr_auc") if rows[0]["binary"] else ("smallest_recall", "smallest_f1", "macro_f1", "pr_auc", "accuracy")
-    sets = sorted({_set_of(r["run"]) for r in rows})
+    sets = sorted({set_of(r["run"]) for r in rows})
     head = " | ".join(f"{k}: alone | mirror | higher" for k in keys)
     lines = [f"| set | runs | {head} |", "|---|---|" + "---|---|---|" * len(keys)]
 
@@ -112,9 +108,9 @@ def summary(rows: list[dict]) -> str:
         cells = [f"{fmt.format(alone)} | {fmt.format(mirror)} | {higher} of {runs}" for alone, mirror, higher in values.values()]
         return f"| {label} | {runs} | " + " | ".join(cells) + " |"
 
-    per_set = {s: stats([r for r in rows if _set_of(r["run"]) == s]) for s in sets}
+    per_set = {s: stats([r for r in rows if set_of(r["run"]) == s]) for s in sets}
     for s, values in per_set.items():
-        lines.append(line(s, sum(_set_of(r["run"]) == s for r in rows), values))
+        lines.append(line(s, sum(set_of(r["run"]) == s for r in rows), values))
     # the mean over sets: each set's mean first, so a set with more runs does not weigh more
     overall = {k: (statistics.mean(v[k][0] for v in per_set.values()), statistics.mean(v[k][1] for v in per_set.values()),
                    sum(v[k][2] for v in per_set.values())) for k in keys}
